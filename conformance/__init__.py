@@ -1,0 +1,1 @@
+"""MCP-Auth conformance suite. Talks to implementations over HTTP only; never imports mcp_auth.reference."""

@@ -1,0 +1,3 @@
+from mcp_auth.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Reference Delegation Issuer and Verifier for MCP-Auth."""

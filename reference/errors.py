@@ -1,0 +1,116 @@
+"""Typed errors keyed by OAuth error code, shared by the issuer and the verifier.
+
+An ``OAuthError`` carries what a client may see (``error``, ``description``, HTTP
+``status``) and what only the logs may see (``detail``). ``requirement`` names the spec
+requirement (``MCPA-...``) whose check failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class OAuthError(Exception):
+    """An error answered in the OAuth error format (RFC 6749 section 5.2, RFC 6750 section 3)."""
+
+    error: ClassVar[str] = "invalid_request"
+    status: ClassVar[int] = 400
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        requirement: str | None = None,
+        detail: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.description = description
+        self.requirement = requirement
+        self.detail = detail
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body a client receives: never ``detail``."""
+        return {"error": self.error, "error_description": self.description}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.error!r}, {self.description!r}, {self.requirement!r})"
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+    status = 400
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status = 401
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    status = 400
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+    status = 400
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    status = 400
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    status = 400
+
+
+class InvalidTarget(OAuthError):
+    error = "invalid_target"
+    status = 400
+
+
+class InvalidDPoPProof(OAuthError):
+    """At the token endpoint 400 (RFC 9449 section 5); resource servers use 401."""
+
+    error = "invalid_dpop_proof"
+    status = 400
+
+
+class InvalidToken(OAuthError):
+    error = "invalid_token"
+    status = 401
+
+
+class InsufficientScope(OAuthError):
+    error = "insufficient_scope"
+    status = 403
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status = 403
+
+
+class NotFound(OAuthError):
+    error = "not_found"
+    status = 404
+
+
+class RequestTooLarge(OAuthError):
+    error = "invalid_request"
+    status = 413
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status = 503
+
+
+class ServerError(OAuthError):
+    error = "server_error"
+    status = 500
