@@ -37,8 +37,16 @@ def build_tree() -> None:
 
 def main() -> int:
     build_tree()
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-           "-p", "mcp_auth", *sys.argv[1:]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--config-file",
+        str(ROOT / "pyproject.toml"),
+        "-p",
+        "mcp_auth",
+        *sys.argv[1:],
+    ]
     env = dict(os.environ, MYPYPATH=str(TREE))
     proc = subprocess.run(cmd, cwd=TREE, env=env, capture_output=True, text=True, check=False)
     out = proc.stdout.replace(str(TREE) + "/", "")
