@@ -1,0 +1,211 @@
+"""``mcp-auth demo seed`` and ``mcp-auth demo chain``: the whole chain in minutes.
+
+Seed (offline, writes the data directory): user ``alice``, agent ``demo-agent``, tools
+``demo-tool-1..3`` (resources ``:8401/mcp``, ``:8411/mcp``, ``:8421/mcp``), resource server
+``demo-resource`` (``:8402``), model ``demo-model``, and an active grant covering all of
+them. Chain (online, against a running issuer): issuance → three exchanges → introspection
+→ revocation → introspection again, printing each step.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import grants
+from .app import open_data_dir
+from .client import IssuerClient, IssuerError, load_private_jwk, new_client_key
+from .clients import Client, save_client
+from .keys import write_private_file
+from .settings import GRANT_DEFAULT_EXPIRES_IN, Settings
+from .users import add_user
+
+DEMO_USER = "alice"
+DEMO_AGENT = "demo-agent"
+DEMO_MODEL = "demo-model"
+DEMO_TOOLS = (
+    ("demo-tool-1", "http://127.0.0.1:8401/mcp"),
+    ("demo-tool-2", "http://127.0.0.1:8411/mcp"),
+    ("demo-tool-3", "http://127.0.0.1:8421/mcp"),
+)
+DEMO_RESOURCE = ("demo-resource", "http://127.0.0.1:8402")
+DEMO_SCOPES = ("files:read", "files:write", "data:read")
+
+
+def demo_dir(settings: Settings) -> Path:
+    return settings.data_dir / "demo"
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string for our values
+
+
+def _toml_list(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
+
+
+def seed(settings: Settings, write_target: Path | None = None) -> dict[str, Any]:
+    data = open_data_dir(settings)
+    folder = demo_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    password = secrets.token_urlsafe(12)
+    add_user(data.db, DEMO_USER, password)
+    key_files: dict[str, Path] = {}
+    registrations: list[tuple[str, str, str | None]] = [(DEMO_AGENT, "agent", None)]
+    registrations += [(cid, "tool", res) for cid, res in DEMO_TOOLS]
+    registrations.append((DEMO_RESOURCE[0], "resource", DEMO_RESOURCE[1]))
+    for client_id, client_type, resource in registrations:
+        private, jwks = new_client_key(client_id)
+        path = folder / f"{client_id}.jwk"
+        write_private_file(path, json.dumps(private, indent=2) + "\n")
+        save_client(data.db, Client(client_id, client_type, jwks, resource, "demo"))
+        key_files[client_id] = path
+    resources = (*(res for _, res in DEMO_TOOLS), DEMO_RESOURCE[1])
+    grant = grants.create_grant(
+        data.db,
+        grants.GrantRequest(
+            sub=DEMO_USER,
+            client_id=DEMO_AGENT,
+            resources=resources,
+            scopes=DEMO_SCOPES,
+            tools=tuple(cid for cid, _ in DEMO_TOOLS),
+            models=(DEMO_MODEL,),
+            max_depth=settings.max_chain_depth,
+            max_token_lifetime=settings.max_token_lifetime,
+            expires_in=GRANT_DEFAULT_EXPIRES_IN,
+            purpose="MCP-Auth demo",
+        ),
+        active=True,
+    )
+    state = {
+        "issuer_url": settings.issuer_url,
+        "grant_id": grant.grant_id,
+        "user": DEMO_USER,
+        "model": DEMO_MODEL,
+        "agent": {"client_id": DEMO_AGENT, "private_jwk_file": str(key_files[DEMO_AGENT])},
+        "tools": [
+            {"client_id": cid, "resource": res, "private_jwk_file": str(key_files[cid])}
+            for cid, res in DEMO_TOOLS
+        ],
+        "resource": {
+            "client_id": DEMO_RESOURCE[0],
+            "resource": DEMO_RESOURCE[1],
+            "private_jwk_file": str(key_files[DEMO_RESOURCE[0]]),
+        },
+    }
+    write_private_file(folder / "demo.json", json.dumps(state, indent=2) + "\n")
+    if write_target is not None:
+        write_private_file(write_target, target_toml(settings, state, data.admin_token))
+    data.db.close()
+    return {**state, "password": password}
+
+
+def target_toml(settings: Settings, state: dict[str, Any], admin_token: str) -> str:
+    """The conformance target file for this demo issuer (conformance-target schema)."""
+    lines = [
+        "# MCP-Auth conformance target for the reference issuer (written by demo seed)",
+        'spec_version = "draft-00"',
+        "",
+        "[issuer]",
+        f"url = {_toml_str(settings.issuer_url)}",
+        "",
+        "[issuer.agent]",
+        f"client_id = {_toml_str(state['agent']['client_id'])}",
+        f"private_jwk_file = {_toml_str(state['agent']['private_jwk_file'])}",
+        f"model = {_toml_str(state['model'])}",
+    ]
+    for tool in state["tools"]:
+        lines += [
+            "",
+            "[[issuer.tools]]",
+            f"client_id = {_toml_str(tool['client_id'])}",
+            f"private_jwk_file = {_toml_str(tool['private_jwk_file'])}",
+            f"resource = {_toml_str(tool['resource'])}",
+        ]
+    resources = [t["resource"] for t in state["tools"]] + [state["resource"]["resource"]]
+    lines += [
+        "",
+        "[issuer.grants]",
+        'mode = "admin"',
+        f"admin_token = {_toml_str(admin_token)}",
+        f"user = {_toml_str(state['user'])}",
+        f"resources = {_toml_list(resources)}",
+        f"scopes = {_toml_list(DEMO_SCOPES)}",
+        f"models = {_toml_list([state['model']])}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _show(step: str, detail: str) -> None:
+    print(f"\n== {step}\n{detail}")
+
+
+def chain(
+    settings: Settings, issuer_url: str | None = None, *, http: httpx.Client | None = None
+) -> int:
+    """Run the demo chain against a running issuer; 0 when every step behaved."""
+    state_path = demo_dir(settings) / "demo.json"
+    if not state_path.exists():
+        print(f"no demo state in {state_path}; run `mcp-auth demo seed` first")
+        return 1
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    url = issuer_url or state["issuer_url"]
+    grant_id, model = state["grant_id"], state["model"]
+
+    def client(entry: dict[str, Any]) -> IssuerClient:
+        return IssuerClient(
+            url, entry["client_id"], load_private_jwk(entry["private_jwk_file"]), http=http
+        )
+
+    agent = client(state["agent"])
+    tools = [client(t) for t in state["tools"]]
+    resource = client(state["resource"])
+    hops = [t["resource"] for t in state["tools"]] + [state["resource"]["resource"]]
+    try:
+        token = agent.issue(grant_id, hops[0], model, scope="files:read files:write")
+        _show(
+            "1. issuance",
+            f"{agent.client_id} (model {model}) -> token for {hops[0]}, "
+            f"scope {token.scope!r}, expires in {token.expires_in}s",
+        )
+        first = token
+        for number, (tool, target) in enumerate(zip(tools, hops[1:], strict=True), start=2):
+            scope = "files:read" if number == 4 else None
+            token = tool.exchange(token.access_token, target, scope=scope)
+            _show(
+                f"{number}. exchange",
+                f"{tool.client_id} exchanged its token for {target}, "
+                f"scope {token.scope!r}, expires in {token.expires_in}s",
+            )
+        info = resource.introspect(token.access_token)
+        _show(
+            "5. introspection by the resource server",
+            json.dumps(
+                {k: info.get(k) for k in ("active", "client_id", "aud", "scope", "act")}, indent=2
+            ),
+        )
+        agent.revoke(first.access_token)
+        _show("6. revocation", f"{agent.client_id} revoked its first token (RFC 7009)")
+        after = resource.introspect(token.access_token)
+        _show("7. introspection after revocation", json.dumps(after))
+        try:
+            tools[0].exchange(first.access_token, hops[1])
+            _show("8. exchange after revocation", "UNEXPECTED: accepted")
+            return 1
+        except IssuerError as exc:
+            _show("8. exchange after revocation", f"refused: {exc.status} {exc.error}")
+    except IssuerError as exc:
+        print(f"\nissuer refused: {exc}")
+        return 1
+    ok = info.get("active") is True and after.get("active") is False
+    print(
+        "\nthe audit log of this grant: "
+        f"{url}/consent/grants/{grant_id} (sign in as {state['user']})"
+    )
+    return 0 if ok else 1

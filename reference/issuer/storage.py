@@ -1,0 +1,160 @@
+"""SQLite storage: schema, migrations by version, one serialised connection.
+
+WAL journal with ``synchronous=FULL``: a transaction is on disk when ``commit`` returns,
+and every endpoint commits before it answers, so whatever the issuer acknowledged
+survives ``kill -9`` (MCPA-AUD-004). One connection guarded by a lock keeps writes
+serialised, which the hash-chained audit log needs anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        salt BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        kdf TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY,
+        client_type TEXT NOT NULL CHECK (client_type IN ('agent', 'tool', 'resource')),
+        jwks TEXT NOT NULL,
+        resource TEXT UNIQUE,
+        source TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE grants (
+        grant_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'active', 'denied', 'revoked', 'expired')),
+        sub TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        tools TEXT NOT NULL,
+        models TEXT NOT NULL,
+        max_depth INTEGER NOT NULL,
+        max_token_lifetime INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        approved_at INTEGER,
+        denied_at INTEGER,
+        revoked_at INTEGER,
+        purpose TEXT,
+        status_idx INTEGER NOT NULL UNIQUE
+    );
+    CREATE INDEX grants_sub ON grants (sub);
+    CREATE INDEX grants_client ON grants (client_id);
+    CREATE TABLE tokens (
+        jti TEXT PRIMARY KEY,
+        parent_jti TEXT,
+        grant_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        aud TEXT NOT NULL,
+        iat INTEGER NOT NULL,
+        exp INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE INDEX tokens_parent ON tokens (parent_jti);
+    CREATE INDEX tokens_grant ON tokens (grant_id);
+    CREATE TABLE assertion_jtis (
+        client_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        exp INTEGER NOT NULL,
+        PRIMARY KEY (client_id, jti)
+    );
+    CREATE TABLE dpop_jtis (
+        jti TEXT PRIMARY KEY,
+        exp INTEGER NOT NULL
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        grant_id TEXT,
+        event TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_grant ON audit (grant_id);
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """One SQLite connection shared by all threads, serialised by a re-entrant lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self.migrate()
+        path.chmod(0o600)
+
+    def migrate(self) -> None:
+        with self._lock:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this issuer "
+                    f"({SCHEMA_VERSION})"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, committed (and fsynced) when the block exits normally."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+            return row
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

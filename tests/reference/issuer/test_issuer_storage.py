@@ -1,0 +1,43 @@
+"""SQLite storage: pragmas, migrations by version, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mcp_auth.reference.issuer.storage import SCHEMA_VERSION, Database
+
+
+def test_pragmas_and_version(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.sqlite3")
+    assert db.query_one("PRAGMA journal_mode")[0] == "wal"
+    assert db.query_one("PRAGMA synchronous")[0] == 2  # FULL
+    assert db.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
+    assert (tmp_path / "x.sqlite3").stat().st_mode & 0o777 == 0o600
+    db.close()
+    again = Database(tmp_path / "x.sqlite3")  # migrations are idempotent
+    assert again.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
+    again.close()
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        Database(path)
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.sqlite3")
+    with pytest.raises(ValueError), db.transaction() as conn:
+        conn.execute("INSERT INTO dpop_jtis (jti, exp) VALUES ('a', 1)")
+        raise ValueError
+    assert db.query("SELECT * FROM dpop_jtis") == []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO dpop_jtis (jti, exp) VALUES ('a', 1)")
+    assert len(db.query("SELECT * FROM dpop_jtis")) == 1
+    db.close()
