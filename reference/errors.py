@@ -75,10 +75,20 @@ class InvalidTarget(OAuthError):
 
 
 class InvalidDPoPProof(OAuthError):
-    """At the token endpoint 400 (RFC 9449 section 5); resource servers use 401."""
+    """``invalid_dpop_proof`` (RFC 9449): its HTTP status depends on who answers.
+
+    The token endpoint answers 400 (RFC 9449 section 5, ``TOKEN_ENDPOINT_STATUS``, the
+    class default); a resource server answers 401 with a ``DPoP`` challenge (RFC 9449
+    section 7.1, ``RESOURCE_SERVER_STATUS``). Resource-server code constructs it with
+    ``status=InvalidDPoPProof.RESOURCE_SERVER_STATUS`` (the verifier passes 401 to
+    ``verify_dpop_proof``) and can pass any error it is about to answer through
+    :func:`at_resource_server`, which makes the 401 hold whatever built the error.
+    """
 
     error = "invalid_dpop_proof"
     status = 400
+    TOKEN_ENDPOINT_STATUS: ClassVar[int] = 400
+    RESOURCE_SERVER_STATUS: ClassVar[int] = 401
 
 
 class InvalidToken(OAuthError):
@@ -114,3 +124,24 @@ class TemporarilyUnavailable(OAuthError):
 class ServerError(OAuthError):
     error = "server_error"
     status = 500
+
+
+def at_resource_server(error: OAuthError) -> OAuthError:
+    """``error`` as a resource server must answer it.
+
+    An ``invalid_dpop_proof`` is 401 at a resource server (RFC 9449 section 7.1,
+    MCPA-VER-018..024) even when it was built with the token endpoint's 400 (for example
+    by ``verify_dpop_proof`` called without ``status``): such an error is returned as a
+    copy with status 401, with the same description, requirement and detail. Every other
+    error is returned unchanged.
+    """
+    if not isinstance(error, InvalidDPoPProof) or error.status == error.RESOURCE_SERVER_STATUS:
+        return error
+    mapped = InvalidDPoPProof(
+        error.description,
+        requirement=error.requirement,
+        detail=error.detail,
+        status=InvalidDPoPProof.RESOURCE_SERVER_STATUS,
+    )
+    mapped.__cause__ = error
+    return mapped

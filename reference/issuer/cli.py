@@ -18,7 +18,7 @@ from .app import create_app, key_retention, open_data_dir
 from .audit import verify_chain
 from .client import new_client_key
 from .clients import ClientError, delete_client, list_clients, save_client, validate_client
-from .demo import chain, seed
+from .demo import DEMO_RESOURCE, DemoError, chain, seed, tool_urls_from_port_base
 from .keys import ROTATION_LEAD, KeyStore, write_private_file
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
 from .storage import Database
@@ -126,6 +126,8 @@ def cmd_client_add(args: argparse.Namespace) -> int:
         }
         if args.resource:
             body["resource"] = args.resource
+        if args.name is not None:
+            body["client_name"] = args.name
         client = validate_client(body, source="cli")
         save_client(data.db, client)
         if key_path is not None:
@@ -147,6 +149,7 @@ def cmd_client_list(args: argparse.Namespace) -> int:
     for client in list_clients(data.db):
         print(
             f"{client.client_id}\t{client.client_type}\t{client.resource or '-'}\t{client.source}"
+            f"\t{client.client_name or '-'}"
         )
     data.db.close()
     return 0
@@ -206,7 +209,16 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     target = Path(args.write_target) if args.write_target else None
-    state = seed(settings, target)
+    try:
+        tool_urls = (
+            tool_urls_from_port_base(args.tool_port_base)
+            if args.tool_port_base is not None
+            else args.tool_url
+        )
+        state = seed(settings, target, tool_urls=tool_urls, resource_url=args.resource_url)
+    except (DemoError, ClientError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(
         f"demo seeded in {settings.data_dir}\n"
         f"  user      {state['user']}  password: {state['password']}\n"
@@ -256,6 +268,9 @@ def register(subparsers: Any) -> None:
     cadd.add_argument("client_id")
     cadd.add_argument("--type", required=True, choices=("agent", "tool", "resource"))
     cadd.add_argument("--resource", help="resource URI (tool and resource clients)")
+    cadd.add_argument(
+        "--name", help="display name shown to users on the consent page (client_name)"
+    )
     keys_group = cadd.add_mutually_exclusive_group()
     keys_group.add_argument("--jwks-file", help="public JWK or JWK set (JSON)")
     keys_group.add_argument(
@@ -296,6 +311,26 @@ def register(subparsers: Any) -> None:
     _add_data_dir(seed)
     seed.add_argument("--issuer-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
     seed.add_argument("--write-target", help="write a conformance target TOML here")
+    tool_addresses = seed.add_mutually_exclusive_group()
+    tool_addresses.add_argument(
+        "--tool-url",
+        action="append",
+        metavar="URL",
+        help="resource identifier of a demo tool; repeat for demo-tool-1, -2, -3 (1 to 3 "
+        "tools; default http://127.0.0.1:8401/mcp, :8411/mcp and :8421/mcp)",
+    )
+    tool_addresses.add_argument(
+        "--tool-port-base",
+        type=int,
+        metavar="PORT",
+        help="the three demo tools at http://127.0.0.1:PORT/mcp, PORT+10 and PORT+20",
+    )
+    seed.add_argument(
+        "--resource-url",
+        metavar="URL",
+        default=DEMO_RESOURCE[1],
+        help="resource identifier of the demo resource server (%(default)s)",
+    )
     seed.set_defaults(handler=cmd_demo_seed)
     run = demo_sub.add_parser(
         "chain", help="run issuance, exchanges, introspection, revocation against a running issuer"

@@ -56,7 +56,7 @@ def verify_assertion(
     if not isinstance(assertion, str) or not assertion:
         raise _fail("no client assertion", "MCPA-CLA-001")
     if len(assertion.encode("utf-8")) > MAX_ASSERTION_BYTES:
-        raise _fail("client assertion too large", "MCPA-CLA-002")
+        raise _fail("client assertion too large", "MCPA-GEN-003")
     try:
         jws = parse_compact(assertion, max_length=MAX_ASSERTION_BYTES)
     except JoseError as exc:
@@ -75,7 +75,7 @@ def verify_assertion(
     if not isinstance(iss, str) or claims.get("sub") != iss:
         raise _fail("assertion iss/sub missing or different")
     if expected_client_id is not None and expected_client_id != iss:
-        raise _fail("client_id parameter differs from assertion iss")
+        raise _fail("client_id parameter differs from assertion iss", "MCPA-CLA-009")
     client = get_client(db, iss) if len(iss) <= 256 else None
     if client is None:
         raise _fail("unknown client")
@@ -92,7 +92,7 @@ def verify_assertion(
             key = keyset.select(kid, alg)
         verify_signature(jws, key.key, alg)
     except JoseError as exc:
-        raise _fail(f"assertion signature: {exc.code}") from exc
+        raise _fail(f"assertion signature: {exc.code}", "MCPA-CLA-007") from exc
     _check_audience(claims.get("aud"), audiences)
     _check_times(claims, moment)
     jti = claims.get("jti")
@@ -116,7 +116,7 @@ def _check_times(claims: dict[str, Any], now: int) -> None:
         raise _fail("assertion exp missing")
     assert isinstance(exp, int)
     if exp <= now - CLOCK_SKEW:
-        raise _fail("assertion expired")
+        raise _fail("assertion expired", "MCPA-CLA-004")
     if exp > now + ASSERTION_MAX_LIFETIME:
         raise _fail("assertion lifetime too long", "MCPA-CLA-004")
     iat = claims.get("iat")

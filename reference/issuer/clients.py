@@ -3,7 +3,10 @@
 Clients come from a TOML config file (loaded at start, ``source = "config"``), from the
 admin API (``POST/GET/DELETE /admin/clients``) and from ``mcp-auth client add``. Each has
 a public JWK set for ``private_key_jwt`` and, for tools and resources, its RFC 8707
-resource identifier (the ``aud`` of tokens meant for it), unique across clients.
+resource identifier (the ``aud`` of tokens meant for it), unique across clients, and may
+have a display name (``client_name``, as in RFC 7591) that the consent page shows next to
+the ``client_id`` (MCPA-GRT-008). The name is the operator's, registered with the client;
+nothing a client sends in a request can set it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .storage import Database
 
 CLIENT_TYPES = ("agent", "tool", "resource")
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
+MAX_CLIENT_NAME_CHARS = 256
 MAX_KEYS = 10
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
@@ -38,6 +42,7 @@ class Client:
     jwks: dict[str, Any]
     resource: str | None
     source: str
+    client_name: str | None = None
 
     def public(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -47,6 +52,8 @@ class Client:
         }
         if self.resource is not None:
             body["resource"] = self.resource
+        if self.client_name is not None:
+            body["client_name"] = self.client_name
         return body
 
 
@@ -82,7 +89,7 @@ def validate_jwks(jwks: object) -> dict[str, Any]:
 def validate_client(data: object, *, source: str) -> Client:
     if not isinstance(data, dict):
         raise ClientError("a client must be a JSON/TOML object")
-    allowed = {"client_id", "client_type", "jwks", "resource"}
+    allowed = {"client_id", "client_type", "jwks", "resource", "client_name"}
     unknown = set(data) - allowed
     if unknown:
         raise ClientError("the client has an unknown member")
@@ -102,7 +109,17 @@ def validate_client(data: object, *, source: str) -> Client:
             "tool and resource clients need a resource URI: absolute https (http only on a "
             "loopback host), no fragment, at most 2048 characters"
         )
-    return Client(str(client_id), str(client_type), jwks, resource, source)
+    client_name = data.get("client_name")
+    if client_name is not None and not (
+        isinstance(client_name, str)
+        and 0 < len(client_name) <= MAX_CLIENT_NAME_CHARS
+        and client_name.isprintable()
+        and client_name.strip() == client_name
+    ):
+        raise ClientError(
+            "client_name must be 1-256 printable characters without leading or trailing spaces"
+        )
+    return Client(str(client_id), str(client_type), jwks, resource, source, client_name)
 
 
 def _from_row(row: sqlite3.Row) -> Client:
@@ -112,6 +129,7 @@ def _from_row(row: sqlite3.Row) -> Client:
         json.loads(row["jwks"]),
         row["resource"],
         row["source"],
+        row["client_name"],
     )
 
 
@@ -132,10 +150,11 @@ def save_client(db: Database, client: Client, *, replace: bool = True) -> None:
         ):
             raise ClientError("a client with this client_id exists")
         conn.execute(
-            "INSERT INTO clients (client_id, client_type, jwks, resource, source, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET "
+            "INSERT INTO clients (client_id, client_type, jwks, resource, source, created_at, "
+            "client_name) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET "
             "client_type = excluded.client_type, jwks = excluded.jwks, "
-            "resource = excluded.resource, source = excluded.source",
+            "resource = excluded.resource, source = excluded.source, "
+            "client_name = excluded.client_name",
             (
                 client.client_id,
                 client.client_type,
@@ -143,6 +162,7 @@ def save_client(db: Database, client: Client, *, replace: bool = True) -> None:
                 client.resource,
                 client.source,
                 int(time.time()),
+                client.client_name,
             ),
         )
 

@@ -1,5 +1,9 @@
 """The consent page (MCPA-GRT-008, MCPA-AUD-005): server-rendered HTML, no JavaScript.
 
+The agent and the tools of a grant are shown by ``client_id`` and, when the operator
+registered one, their display name (``client_name``), escaped like every other value
+(MCPA-GRT-017).
+
 A user signs in with a local account (:mod:`.users`); the session cookie is random,
 HttpOnly, SameSite=Strict and stored hashed. Every form carries a CSRF token: the
 session's for signed-in forms, a double-submit cookie for the sign-in form. Pages show
@@ -25,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import OAuthError
 from . import audit, grants
+from .clients import get_client
 from .context import IssuerContext
 from .http import decode_form, read_body
 from .settings import SESSION_LIFETIME
@@ -176,11 +181,34 @@ def _list(values: tuple[str, ...]) -> str:
     return "<ul>" + "".join(f"<li><code>{e(v)}</code></li>" for v in values) + "</ul>"
 
 
-def grant_table(grant: grants.Grant) -> str:
+def client_label(client_id: str, names: dict[str, str]) -> str:
+    """``Name (<code>client_id</code>)`` when the client has a registered display name."""
+    code = f"<code>{e(client_id)}</code>"
+    name = names.get(client_id)
+    return f"{e(name)} ({code})" if name else code
+
+
+def client_names(ctx: IssuerContext, client_ids: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """The registered display names (``client_name``) of these clients, where they have one."""
+    names: dict[str, str] = {}
+    for client_id in set(client_ids):
+        client = get_client(ctx.db, client_id)
+        if client is not None and client.client_name:
+            names[client_id] = client.client_name
+    return names
+
+
+def grant_table(grant: grants.Grant, names: dict[str, str] | None = None) -> str:
+    known = names or {}
+    tools = (
+        "<ul>" + "".join(f"<li>{client_label(t, known)}</li>" for t in grant.tools) + "</ul>"
+        if grant.tools
+        else "<em>none</em>"
+    )
     rows = [
         ("Grant", f"<code>{e(grant.grant_id)}</code>"),
         ("Status", f'<span class="status">{e(grant.status)}</span>'),
-        ("Agent (client)", f"<code>{e(grant.client_id)}</code>"),
+        ("Agent (client)", client_label(grant.client_id, known)),
         ("For user", e(grant.sub)),
         (
             "Purpose",
@@ -190,7 +218,7 @@ def grant_table(grant: grants.Grant) -> str:
         ),
         ("Resources", _list(grant.resources)),
         ("Scopes", _list(grant.scopes)),
-        ("Tools (may exchange)", _list(grant.tools)),
+        ("Tools (may exchange)", tools),
         ("Models", _list(grant.models)),
         ("Maximum chain depth", e(grant.max_depth)),
         ("Maximum token lifetime", f"{e(grant.max_token_lifetime)} s"),
@@ -237,6 +265,7 @@ async def consent_home(request: Request) -> Response:
         return login_page(request)
     user, csrf = session
     mine = grants.list_grants(ctx.db, sub=user)
+    names = client_names(ctx, [g.client_id for g in mine])
     sections = []
     for status, title in (
         ("pending", "Waiting for your decision"),
@@ -248,7 +277,7 @@ async def consent_home(request: Request) -> Response:
         ]
         items = "".join(
             f'<li><a href="/consent/grants/{e(quote(g.grant_id))}"><code>{e(g.grant_id)}'
-            f"</code></a> — agent <code>{e(g.client_id)}</code>, scopes "
+            f"</code></a> — agent {client_label(g.client_id, names)}, scopes "
             f"<code>{e(' '.join(g.scopes))}</code>, status {e(g.status)} "
             f"{_actions(g, csrf)}</li>"
             for g in chosen
@@ -271,7 +300,7 @@ async def consent_grant(request: Request) -> Response:
         return page("Not found", _header(user, csrf) + "<p>No such grant.</p>", 404)
     body = (
         _header(user, csrf)
-        + grant_table(grant)
+        + grant_table(grant, client_names(ctx, [grant.client_id, *grant.tools]))
         + f"<p>{_actions(grant, csrf)}</p>"
         + "<h2>Activity</h2>"
         + events_table(audit.events_for_grant(ctx.db, grant.grant_id))

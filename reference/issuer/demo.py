@@ -3,8 +3,10 @@
 Seed (offline, writes the data directory): user ``alice``, agent ``demo-agent``, tools
 ``demo-tool-1..3`` (resources ``:8401/mcp``, ``:8411/mcp``, ``:8421/mcp``), resource server
 ``demo-resource`` (``:8402``), model ``demo-model``, and an active grant covering all of
-them. Chain (online, against a running issuer): issuance → three exchanges → introspection
-→ revocation → introspection again, printing each step.
+them. ``tool_urls`` (one to three, naming ``demo-tool-1``, ``-2``, ``-3`` in order) and
+``resource_url`` replace those addresses, so the demo fits a machine whose ports are taken.
+Chain (online, against a running issuer): issuance → one exchange per tool (the last to the
+resource server) → introspection → revocation → introspection again, printing each step.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import httpx
 from . import grants
 from .app import open_data_dir
 from .client import IssuerClient, IssuerError, load_private_jwk, new_client_key
-from .clients import Client, save_client
+from .clients import Client, client_for_resource, delete_client, save_client, valid_resource_uri
 from .keys import write_private_file
 from .settings import GRANT_DEFAULT_EXPIRES_IN, Settings
 from .users import add_user
@@ -34,6 +36,40 @@ DEMO_TOOLS = (
 )
 DEMO_RESOURCE = ("demo-resource", "http://127.0.0.1:8402")
 DEMO_SCOPES = ("files:read", "files:write", "data:read")
+TOOL_PORT_STEP = 10  # --tool-port-base P: tools at P, P + 10, P + 20 (the defaults' layout)
+
+
+class DemoError(ValueError):
+    """Demo addresses that cannot be used (reported by the CLI, nothing changed)."""
+
+
+def tool_urls_from_port_base(port: int, host: str = "127.0.0.1") -> tuple[str, ...]:
+    """``http://HOST:PORT/mcp``, ``:PORT+10/mcp``, ``:PORT+20/mcp`` for the three tools."""
+    if not 1 <= port <= 65535 - TOOL_PORT_STEP * (len(DEMO_TOOLS) - 1):
+        raise DemoError(f"--tool-port-base must leave room for {len(DEMO_TOOLS)} ports")
+    return tuple(
+        f"http://{host}:{port + TOOL_PORT_STEP * number}/mcp" for number in range(len(DEMO_TOOLS))
+    )
+
+
+def demo_clients(
+    tool_urls: tuple[str, ...] | list[str] | None = None, resource_url: str | None = None
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, str]]:
+    """The demo's (client_id, resource) pairs for tools and the resource server, checked."""
+    urls = tuple(tool_urls) if tool_urls else tuple(res for _, res in DEMO_TOOLS)
+    resource = resource_url or DEMO_RESOURCE[1]
+    if not 1 <= len(urls) <= len(DEMO_TOOLS):
+        raise DemoError(f"give 1 to {len(DEMO_TOOLS)} tool URLs")
+    for url in (*urls, resource):
+        if not valid_resource_uri(url):
+            raise DemoError(
+                f"{url!r} is not a usable resource identifier: absolute https (http only on a "
+                "loopback host), no fragment, at most 2048 characters"
+            )
+    if len({*urls, resource}) != len(urls) + 1:
+        raise DemoError("the tool and resource URLs must all differ")
+    tools = tuple((f"demo-tool-{number}", url) for number, url in enumerate(urls, start=1))
+    return tools, (DEMO_RESOURCE[0], resource)
 
 
 def demo_dir(settings: Settings) -> Path:
@@ -48,8 +84,27 @@ def _toml_list(values: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(_toml_str(v) for v in values) + "]"
 
 
-def seed(settings: Settings, write_target: Path | None = None) -> dict[str, Any]:
+def seed(
+    settings: Settings,
+    write_target: Path | None = None,
+    *,
+    tool_urls: tuple[str, ...] | list[str] | None = None,
+    resource_url: str | None = None,
+) -> dict[str, Any]:
+    """Write the demo into the data directory; ``DemoError`` (nothing written) on bad URLs."""
+    demo_tools, demo_resource = demo_clients(tool_urls, resource_url)
+    if len(demo_tools) + 2 > settings.max_chain_depth:
+        raise DemoError(f"at most {settings.max_chain_depth - 2} tools fit the chain depth")
     data = open_data_dir(settings)
+    # The demo's own client_ids are replaced; an address held by any other client is an error.
+    own_ids = {DEMO_AGENT, demo_resource[0], *(cid for cid, _ in DEMO_TOOLS)}
+    for _, url in (*demo_tools, demo_resource):
+        holder = client_for_resource(data.db, url)
+        if holder is not None and holder.client_id not in own_ids:
+            data.db.close()
+            raise DemoError(f"{url} is already the resource of client {holder.client_id!r}")
+    for client_id in sorted(own_ids):
+        delete_client(data.db, client_id)
     folder = demo_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -57,15 +112,16 @@ def seed(settings: Settings, write_target: Path | None = None) -> dict[str, Any]
     add_user(data.db, DEMO_USER, password)
     key_files: dict[str, Path] = {}
     registrations: list[tuple[str, str, str | None]] = [(DEMO_AGENT, "agent", None)]
-    registrations += [(cid, "tool", res) for cid, res in DEMO_TOOLS]
-    registrations.append((DEMO_RESOURCE[0], "resource", DEMO_RESOURCE[1]))
+    registrations += [(cid, "tool", res) for cid, res in demo_tools]
+    registrations.append((demo_resource[0], "resource", demo_resource[1]))
     for client_id, client_type, resource in registrations:
         private, jwks = new_client_key(client_id)
         path = folder / f"{client_id}.jwk"
         write_private_file(path, json.dumps(private, indent=2) + "\n")
-        save_client(data.db, Client(client_id, client_type, jwks, resource, "demo"))
+        name = "MCP-Auth demo " + client_id.removeprefix("demo-").replace("-", " ")
+        save_client(data.db, Client(client_id, client_type, jwks, resource, "demo", name))
         key_files[client_id] = path
-    resources = (*(res for _, res in DEMO_TOOLS), DEMO_RESOURCE[1])
+    resources = (*(res for _, res in demo_tools), demo_resource[1])
     grant = grants.create_grant(
         data.db,
         grants.GrantRequest(
@@ -73,7 +129,7 @@ def seed(settings: Settings, write_target: Path | None = None) -> dict[str, Any]
             client_id=DEMO_AGENT,
             resources=resources,
             scopes=DEMO_SCOPES,
-            tools=tuple(cid for cid, _ in DEMO_TOOLS),
+            tools=tuple(cid for cid, _ in demo_tools),
             models=(DEMO_MODEL,),
             max_depth=settings.max_chain_depth,
             max_token_lifetime=settings.max_token_lifetime,
@@ -90,12 +146,12 @@ def seed(settings: Settings, write_target: Path | None = None) -> dict[str, Any]
         "agent": {"client_id": DEMO_AGENT, "private_jwk_file": str(key_files[DEMO_AGENT])},
         "tools": [
             {"client_id": cid, "resource": res, "private_jwk_file": str(key_files[cid])}
-            for cid, res in DEMO_TOOLS
+            for cid, res in demo_tools
         ],
         "resource": {
-            "client_id": DEMO_RESOURCE[0],
-            "resource": DEMO_RESOURCE[1],
-            "private_jwk_file": str(key_files[DEMO_RESOURCE[0]]),
+            "client_id": demo_resource[0],
+            "resource": demo_resource[1],
+            "private_jwk_file": str(key_files[demo_resource[0]]),
         },
     }
     write_private_file(folder / "demo.json", json.dumps(state, indent=2) + "\n")
@@ -175,31 +231,33 @@ def chain(
             f"scope {token.scope!r}, expires in {token.expires_in}s",
         )
         first = token
+        # One exchange per tool; the last one (to the resource server) narrows the scope.
         for number, (tool, target) in enumerate(zip(tools, hops[1:], strict=True), start=2):
-            scope = "files:read" if number == 4 else None
+            scope = "files:read" if target == hops[-1] else None
             token = tool.exchange(token.access_token, target, scope=scope)
             _show(
                 f"{number}. exchange",
                 f"{tool.client_id} exchanged its token for {target}, "
                 f"scope {token.scope!r}, expires in {token.expires_in}s",
             )
+        step = len(tools) + 2
         info = resource.introspect(token.access_token)
         _show(
-            "5. introspection by the resource server",
+            f"{step}. introspection by the resource server",
             json.dumps(
                 {k: info.get(k) for k in ("active", "client_id", "aud", "scope", "act")}, indent=2
             ),
         )
         agent.revoke(first.access_token)
-        _show("6. revocation", f"{agent.client_id} revoked its first token (RFC 7009)")
+        _show(f"{step + 1}. revocation", f"{agent.client_id} revoked its first token (RFC 7009)")
         after = resource.introspect(token.access_token)
-        _show("7. introspection after revocation", json.dumps(after))
+        _show(f"{step + 2}. introspection after revocation", json.dumps(after))
         try:
             tools[0].exchange(first.access_token, hops[1])
-            _show("8. exchange after revocation", "UNEXPECTED: accepted")
+            _show(f"{step + 3}. exchange after revocation", "UNEXPECTED: accepted")
             return 1
         except IssuerError as exc:
-            _show("8. exchange after revocation", f"refused: {exc.status} {exc.error}")
+            _show(f"{step + 3}. exchange after revocation", f"refused: {exc.status} {exc.error}")
     except IssuerError as exc:
         print(f"\nissuer refused: {exc}")
         return 1

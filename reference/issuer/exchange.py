@@ -3,7 +3,8 @@
 Checks after client authentication, in this order (first failure wins):
 
 1. parameters: ``subject_token`` (≤ 8192 bytes), ``subject_token_type`` = access_token,
-   ``resource`` present (≤ 2048 characters), ``scope`` within Appendix A;
+   ``resource`` present (≤ 2048 characters), ``scope`` within Appendix A (at most 64
+   tokens of at most 256 characters, MCPA-GEN-003; an empty one counts as absent);
    ``requested_token_type`` absent or access_token; no
    ``actor_token``/``actor_token_type`` (``invalid_request``, MCPA-XCH-001/012);
 2. DPoP proof of the exchanger, ``jti`` not replayed (``invalid_dpop_proof``);
@@ -78,7 +79,7 @@ def exchange(treq: TokenRequest) -> Response:
     except tokens.TokenRejected as exc:
         raise InvalidGrant(
             "subject_token is revoked or its grant is not active",
-            requirement="MCPA-REV-004",
+            requirement="MCPA-XCH-002",
             detail=str(exc),
         ) from exc
 
@@ -105,7 +106,7 @@ def exchange(treq: TokenRequest) -> Response:
     else:
         parsed = parse_scope(scope_param)
         if parsed is None:
-            raise InvalidScope("scope is empty or malformed", requirement="MCPA-XCH-005")
+            raise InvalidScope("scope is malformed", requirement="MCPA-XCH-005")
         if not is_subset(parsed, subject_scope):
             raise InvalidScope(
                 "scope exceeds the subject_token's scope", requirement="MCPA-XCH-005"

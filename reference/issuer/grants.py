@@ -186,7 +186,7 @@ def validate_create(
     if caller_client_id is None:
         if not valid_identifier(client_id):
             raise InvalidRequest(
-                "client_id is required with the admin token", requirement="MCPA-GRT-011"
+                "client_id is required with the admin token", requirement="MCPA-GRT-013"
             )
     else:
         if client_id is not None and client_id != caller_client_id:

@@ -1,11 +1,13 @@
-"""The grant management API (JSON; MCPA-GRT-004..007, 011..013, MCPA-AUD-005) and the
-admin client API.
+"""The grant management API (JSON; MCPA-GRT-004..007, 011..013, 015, 022, 025,
+MCPA-AUD-005) and the admin client API.
 
 Authentication: ``Authorization: Bearer <client assertion>`` (``aud`` = issuer identifier
 or the grants endpoint URL, single-use ``jti``) or ``Bearer <admin token>``. Per request,
-in order: body limits and JSON parsing; authentication (401 ``invalid_client``); caller
-permissions (403 ``access_denied``); existence and ownership (404 ``not_found``, also for
-other clients' grants, so nothing leaks); body validation (400 ``invalid_request``).
+in order (section 2.3 of the spec, MCPA-GRT-025): body limits and JSON parsing;
+authentication (401 ``invalid_client``); caller permissions (403 ``access_denied``,
+MCPA-GRT-015); existence and ownership (404 ``not_found``, also for other clients' grants,
+so nothing leaks); body and query validation (400 ``invalid_request``, MCPA-GRT-013,
+MCPA-GRT-022), and last, for ``GET /grants``, a ``client_id`` naming another client (404).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ async def create_grant(request: Request) -> Response:
     body = await parse_json(request)
     caller = authenticate(request)
     if caller.client is not None and caller.client.client_type != "agent":
-        raise AccessDenied("only agent clients create grants", requirement="MCPA-GRT-004")
+        raise AccessDenied("only agent clients create grants", requirement="MCPA-GRT-015")
     grant_request = grants.validate_create(
         body,
         ctx.settings,
@@ -89,7 +91,7 @@ async def create_grant(request: Request) -> Response:
         owner = get_client(ctx.db, grant_request.client_id)
         if owner is None or owner.client_type != "agent":
             raise InvalidRequest(
-                "client_id must name a registered agent client", requirement="MCPA-GRT-011"
+                "client_id must name a registered agent client", requirement="MCPA-GRT-013"
             )
     grant = grants.create_grant(ctx.db, grant_request, active=caller.is_admin)
     response = json_response(grant.to_json(ctx.settings), status=201)
@@ -101,18 +103,20 @@ async def list_grants(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
     caller = authenticate(request)
     params = request.query_params
-    if caller.client is not None and any(
-        value != caller.client.client_id for value in params.getlist("client_id")
-    ):
-        raise NotFound("no such client", requirement="MCPA-GRT-005")
+    # Step 5 of section 2.3: the query parameters (400), then, last, a client_id naming
+    # another client (404, as for any grant that is not the caller's).
     for name in params:
         if len(params.getlist(name)) != 1 or name not in ("status", "sub", "client_id"):
             raise InvalidRequest(
-                "unsupported or repeated query parameter", requirement="MCPA-GRT-005"
+                "unsupported or repeated query parameter", requirement="MCPA-GRT-022"
             )
     status = params.get("status")
     if status is not None and status not in grants.STATUSES:
-        raise InvalidRequest("unknown status filter", requirement="MCPA-GRT-005")
+        raise InvalidRequest("unknown status filter", requirement="MCPA-GRT-022")
+    if caller.client is not None and params.get("client_id", caller.client.client_id) != (
+        caller.client.client_id
+    ):
+        raise NotFound("no such client", requirement="MCPA-GRT-005")
     if caller.client is not None:
         client_id: str | None = caller.client.client_id
     else:
@@ -167,7 +171,8 @@ async def admin_clients(request: Request) -> Response:
             client = validate_client(body, source="admin")
             save_client(ctx.db, client, replace=False)
         except ClientError as exc:
-            raise InvalidRequest(str(exc), requirement="MCPA-CLA-001") from exc
+            # Client registration is the reference's own API: no requirement of the spec.
+            raise InvalidRequest(str(exc)) from exc
         return json_response(client.public(), status=201)
     authenticate(request, admin_only=True)
     return json_response({"clients": [c.public() for c in list_clients(ctx.db)]})

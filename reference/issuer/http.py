@@ -72,11 +72,12 @@ def decode_form(body: bytes) -> dict[str, str]:
     return form
 
 
-async def parse_form(request: Request) -> dict[str, str]:
+async def parse_form(request: Request, *, requirement: str = "MCPA-ISS-001") -> dict[str, str]:
+    """The form of a token (MCPA-ISS-001), revocation or introspection (MCPA-REV-014) request."""
     body = await read_body(request)
     if _media_type(request) != "application/x-www-form-urlencoded":
         raise InvalidRequest(
-            "the body must be application/x-www-form-urlencoded", requirement="MCPA-ISS-001"
+            "the body must be application/x-www-form-urlencoded", requirement=requirement
         )
     return decode_form(body)
 

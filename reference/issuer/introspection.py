@@ -1,10 +1,11 @@
-"""``POST /introspect`` (RFC 7662; MCPA-REV-006, MCPA-REV-007).
+"""``POST /introspect`` (RFC 7662; MCPA-REV-006, MCPA-REV-007, MCPA-REV-014).
 
-Checks, in order: form limits; client authentication (401 ``invalid_client``); ``token``
-present (``invalid_request``). The token is active only when it is this issuer's,
-verifies, is unexpired, neither it nor an ancestor is revoked, its grant is active, and
-the caller is its holder (``client_id``) or its audience (a client whose registered
-``resource`` is the token's ``aud``). Everything else is ``{"active": false}``.
+Checks, in order (MCPA-REV-014): form limits; client authentication (401
+``invalid_client``); ``token`` present and not empty (``invalid_request``). The token is
+active only when it is this issuer's, verifies, is unexpired, neither it nor an ancestor
+is revoked, its grant is active, and the caller is its holder (``client_id``) or its
+audience (a client whose registered ``resource`` is the token's ``aud``). Everything
+else is ``{"active": false}``.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ def introspect(ctx: IssuerContext, caller: Client, token: str, now: int) -> dict
 async def introspection_endpoint(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
     now = int(time.time())
-    form = await parse_form(request)
+    form = await parse_form(request, requirement="MCPA-REV-014")
     client = authenticate_form(
         ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/introspect")), now=now
     )
     token = form.get("token")
     if not token:
-        raise InvalidRequest("missing parameter token", requirement="MCPA-REV-006")
+        raise InvalidRequest("missing parameter token", requirement="MCPA-REV-014")
     return json_response(introspect(ctx, client, token, now))

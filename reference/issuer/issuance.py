@@ -3,16 +3,18 @@
 Checks after client authentication, in this order (first failure wins):
 
 1. parameters: ``grant_id``, ``resource``, ``actor_model`` present and non-empty, within
-   the limits of Appendix A (``scope`` at most 64 tokens of at most 256 characters);
-   ``requested_token_type`` absent or access_token (``invalid_request``, MCPA-ISS-001);
+   the limits of Appendix A (``resource`` at most 2048 characters, identifiers at most
+   256, ``scope`` at most 64 tokens of at most 256 characters); ``requested_token_type``
+   absent or access_token (``invalid_request``, MCPA-ISS-001, MCPA-GEN-003). An empty
+   optional parameter counts as absent (MCPA-GEN-006);
 2. DPoP proof for ``POST`` at the token endpoint, ``jti`` not replayed
    (``invalid_dpop_proof``, MCPA-ISS-002);
 3. the grant exists and belongs to this client — one answer for both failures — and is
    active, evaluated at this instant (``invalid_grant``, MCPA-ISS-003/004);
 4. ``actor_model`` in the grant's ``models`` (``invalid_grant``, MCPA-ISS-007);
 5. ``resource`` in the grant's ``resources`` (``invalid_target``, MCPA-ISS-005);
-6. ``scope`` (default: all of the grant's), when present non-empty, well-formed and ⊆ the
-   grant's scopes (``invalid_scope``, MCPA-ISS-006).
+6. ``scope`` (default: all of the grant's), when present well-formed and ⊆ the grant's
+   scopes (``invalid_scope``, MCPA-ISS-006).
 
 The token: chain model over agent (depth 2), ``cnf.jkt`` the proof key, ``exp`` =
 min(now + issuer lifetime, now + grant lifetime, grant expiry) (MCPA-ISS-008).
@@ -62,13 +64,13 @@ def issue(treq: TokenRequest) -> Response:
     # 6. resource (step 9)
     if resource not in grant.resources:
         raise InvalidTarget("resource not covered by the grant", requirement="MCPA-ISS-005")
-    # 7. scope (step 10): present means non-empty, well-formed and within the grant
+    # 7. scope (step 10): when present, well-formed and within the grant
     if scope_param is None:
         scope = list(grant.scopes)
     else:
         parsed = parse_scope(scope_param)
         if parsed is None:
-            raise InvalidScope("scope is empty or malformed", requirement="MCPA-ISS-006")
+            raise InvalidScope("scope is malformed", requirement="MCPA-ISS-006")
         if not is_subset(parsed, grant.scopes):
             raise InvalidScope("scope exceeds the grant", requirement="MCPA-ISS-006")
         scope = parsed

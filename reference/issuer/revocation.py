@@ -1,12 +1,14 @@
-"""``POST /revoke`` (RFC 7009; MCPA-REV-005).
+"""``POST /revoke`` (RFC 7009; MCPA-REV-005, MCPA-REV-012, MCPA-REV-014).
 
-Checks, in order: form limits; client authentication (401 ``invalid_client``); ``token``
-present (``invalid_request``). Then: a token that is not this issuer's, does not verify,
-or was not issued to the caller is left alone and the answer is still 200 (RFC 7009
-section 2.2: unknown tokens are not an error; answering the same for other clients'
-tokens reveals nothing about them). The caller's own token is revoked together with
-every token exchanged from it (descendants), and a ``token.revoked`` event is written
-before the 200.
+Checks, in order (MCPA-REV-014): form limits; client authentication (401
+``invalid_client``); ``token`` present and not empty (``invalid_request``). Then: a
+token that is not this issuer's, does not verify, or was not issued to the caller is
+left alone and the answer is still 200 (RFC 7009 section 2.2: unknown tokens are not an
+error; answering the same for other clients' tokens reveals nothing about them). The
+caller's own token is revoked together with every token exchanged from it (descendants),
+and a ``token.revoked`` event is written in the same transaction, before the 200: when
+storage fails, nothing is revoked and the answer is 503 ``temporarily_unavailable``
+(MCPA-AUD-009); the client retries.
 """
 
 from __future__ import annotations
@@ -56,13 +58,13 @@ def revoke_token(ctx: IssuerContext, caller: str, token: str, now: int) -> bool:
 async def revocation_endpoint(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
     now = int(time.time())
-    form = await parse_form(request)
+    form = await parse_form(request, requirement="MCPA-REV-014")
     client = authenticate_form(
         ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/revoke")), now=now
     )
     token = form.get("token")
     if not token:
-        raise InvalidRequest("missing parameter token", requirement="MCPA-REV-005")
+        raise InvalidRequest("missing parameter token", requirement="MCPA-REV-014")
     if len(token) <= MAX_TOKEN_BYTES:
         revoke_token(ctx, client.client_id, token, now)
     return Response(b"", status_code=200, headers=NO_STORE)

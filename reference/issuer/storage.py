@@ -91,6 +91,10 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at INTEGER NOT NULL
     );
     """,
+    # 2: an optional display name per client, shown on the consent page (MCPA-GRT-008).
+    """
+    ALTER TABLE clients ADD COLUMN client_name TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -96,7 +96,7 @@ def assert_grant_active(conn: sqlite3.Connection, grant_id: str) -> None:
     """Re-check inside the issuing transaction: a revocation that won the race wins."""
     row = conn.execute("SELECT status FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
     if row is None or row["status"] != "active":
-        raise InvalidGrant("grant is not active", requirement="MCPA-REV-004")
+        raise InvalidGrant("grant is not active", requirement="MCPA-GRT-003")
 
 
 def lineage_revoked(db: Database, jti: str) -> bool:

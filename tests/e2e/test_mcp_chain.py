@@ -8,10 +8,9 @@ User -> agent runtime -> model -> tool (MCP server) -> resource, on 127.0.0.1:
 * the SDK's ``Client`` over streamable HTTP as the agent ``demo-agent`` with model
   ``demo-model``, in this process and as ``mcp-auth mcp-demo-client``.
 
-These are the commands of spec/guides/protect-an-mcp-server.md. The seed registers the tool
-at ``http://127.0.0.1:8401/mcp`` and the resource at ``http://127.0.0.1:8402``; when either
-port is taken, the test re-registers both clients on free ports (``mcp-auth client add``)
-and creates a grant for them with the admin token, so it never depends on a free fixed port.
+These are the commands of spec/guides/protect-an-mcp-server.md, on free ports: the guide's
+``demo seed --issuer-url URL --tool-url URL --resource-url URL`` places the issuer, the tool
+and the resource server where the test can start them, so it never depends on a fixed port.
 """
 
 from __future__ import annotations
@@ -42,8 +41,6 @@ from mcp_auth.reference.mcp.dpop_auth import DPoPAuth, DPoPKey
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 HOST = "127.0.0.1"
-SEED_MCP_PORT = 8401
-SEED_RESOURCE_PORT = 8402
 STATUS_MAX_AGE = 2  # seconds the example server may use a fetched status list
 
 AGENT_CHAIN = [
@@ -56,15 +53,6 @@ TOOL_CHAIN = [*AGENT_CHAIN, {"actor_type": "tool", "sub": "demo-tool-1"}]
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("mcp-auth")
     return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_auth"]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def _free_port() -> int:
@@ -169,41 +157,26 @@ class Stack:
         return "\n".join(f"--- {s.name}\n{s.output()}" for s in self.servers)
 
 
-def _public_jwks(private_jwk_file: str, target: Path) -> Path:
-    private = load_private_jwk(private_jwk_file)
-    public = {k: v for k, v in private.items() if k != "d"}
-    target.write_text(json.dumps({"keys": [public]}), encoding="utf-8")
-    return target
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("mcp-chain")
     data_dir = base / "data"
-    issuer_port = _free_port()
+    issuer_port, mcp_port, resource_port = _free_port(), _free_port(), _free_port()
     issuer = f"http://{HOST}:{issuer_port}"
-    seeded_ports = _port_free(SEED_MCP_PORT) and _port_free(SEED_RESOURCE_PORT)
-    mcp_port = SEED_MCP_PORT if seeded_ports else _free_port()
-    resource_port = SEED_RESOURCE_PORT if seeded_ports else _free_port()
     mcp_url = f"http://{HOST}:{mcp_port}/mcp"
     resource_url = f"http://{HOST}:{resource_port}"
+    d = shlex.quote(str(data_dir))
 
-    # mcp-auth demo seed --data-dir D --issuer-url URL
-    _run(f"demo seed --data-dir {shlex.quote(str(data_dir))} --issuer-url {issuer}")
+    # mcp-auth demo seed --data-dir D --issuer-url URL --tool-url URL --resource-url URL
+    _run(
+        f"demo seed --data-dir {d} --issuer-url {issuer} --tool-url {mcp_url} "
+        f"--resource-url {resource_url}"
+    )
     state = json.loads((data_dir / "demo" / "demo.json").read_text(encoding="utf-8"))
-    if not seeded_ports:
-        for entry, kind, uri in (
-            (state["tools"][0], "tool", mcp_url),
-            (state["resource"], "resource", resource_url),
-        ):
-            jwks = _public_jwks(entry["private_jwk_file"], base / f"{entry['client_id']}.json")
-            _run(
-                f"client add {entry['client_id']} --type {kind} --resource {uri} "
-                f"--jwks-file {shlex.quote(str(jwks))} --data-dir {shlex.quote(str(data_dir))}"
-            )
+    assert [t["resource"] for t in state["tools"]] == [mcp_url]
+    assert state["resource"]["resource"] == resource_url
     admin_token = (data_dir / "admin-token").read_text(encoding="utf-8").strip()
 
-    d = shlex.quote(str(data_dir))
     servers = [
         Server("issuer", f"serve --data-dir {d} --port {issuer_port}", base / "issuer.log"),
         Server(
@@ -219,31 +192,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             base / "mcp.log",
         ),
     ]
-    result = Stack(data_dir, issuer, mcp_url, resource_url, "", admin_token, state, servers)
+    result = Stack(
+        data_dir, issuer, mcp_url, resource_url, state["grant_id"], admin_token, state, servers
+    )
     try:
         for server in servers:
             server.start()
         servers[0].wait_http(f"{issuer}/.well-known/oauth-authorization-server")
         servers[1].wait_http(f"{resource_url}/.well-known/oauth-protected-resource")
         servers[2].wait_http(f"http://{HOST}:{mcp_port}/.well-known/oauth-protected-resource/mcp")
-        if seeded_ports:
-            result.grant_id = state["grant_id"]
-        else:
-            created = httpx.post(
-                f"{issuer}/grants",
-                headers=result.admin(),
-                json={
-                    "sub": state["user"],
-                    "client_id": "demo-agent",
-                    "resources": [mcp_url, resource_url],
-                    "scopes": ["files:read", "files:write", "data:read"],
-                    "tools": ["demo-tool-1"],
-                    "models": [state["model"]],
-                },
-                timeout=10,
-            )
-            assert created.status_code == 201, created.text
-            result.grant_id = created.json()["grant_id"]
         yield result
     finally:
         for server in reversed(servers):
@@ -367,7 +324,7 @@ def test_demo_client_command(stack: Stack) -> None:
     output = json.loads(
         _run(
             f"mcp-demo-client --issuer {stack.issuer} --data-dir {stack.quoted_dir} "
-            f"--mcp-url {stack.mcp_url} --grant-id {stack.grant_id} --json"
+            f"--mcp-url {stack.mcp_url} --json"
         )
     )
     assert "get_data" in output["tools"]
@@ -421,7 +378,9 @@ def test_chain_audit_and_revocation(stack: Stack) -> None:
                 )
             assert revoked.status_code == 204
             # ... and once the server's status list is refreshed, the next call is refused.
-            await asyncio.sleep(STATUS_MAX_AGE + 0.5)
+            # Times are integer seconds (the list's iat, the verifier's now): a list fetched
+            # just before the revocation decides until up to STATUS_MAX_AGE + 1 s later.
+            await asyncio.sleep(STATUS_MAX_AGE + 1.5)
             try:
                 after: Any = await client.call_tool("get_data", {"item": "report"})
             except MCPError as exc:  # the transport's stand-in for the HTTP 401

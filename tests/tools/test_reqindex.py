@@ -64,7 +64,7 @@ def test_tagged_items_and_paragraphs_are_extracted_with_their_level(tmp_path: Pa
         ("| a | b |\n| - | - |\n| x | MUST |\n", "in a table"),
         ("## It MUST\n", "in a heading"),
         ("!!! note\n    Clients MAY retry.\n", "in a admonition"),
-        ("**MCPA-FOO-001**{ #MCPA-FOO-001 } It MUST.\n", "malformed"),
+        ("**MCPA-" "FOO-001**{ #MCPA-" "FOO-001 } It MUST.\n", "malformed"),
     ],
 )
 def test_problems_are_reported(tmp_path: Path, text: str, expected: str) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 from mcp_auth.reference.issuer import __main__ as cli_main
 from mcp_auth.reference.issuer import demo
 from mcp_auth.reference.issuer.app import create_app
+from mcp_auth.reference.issuer.clients import list_clients
 from mcp_auth.reference.issuer.settings import Settings
 from mcp_auth.reference.issuer.storage import Database
 from mcp_auth.schemas import validate
@@ -143,3 +145,99 @@ def test_demo_seed_target_and_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_chain_without_seed(tmp_path: Path) -> None:
     assert run("demo", "chain", "--data-dir", str(tmp_path)) == 1
+
+
+def _demo_state(data_dir: Path) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads((data_dir / "demo" / "demo.json").read_text())
+    return state
+
+
+def test_demo_seed_chooses_addresses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "d"
+    argv = ("demo", "seed", "--data-dir", str(d), "--issuer-url", "http://127.0.0.1:9400")
+    # One tool and the resource server on chosen ports: the grant covers exactly those.
+    assert (
+        run(
+            *argv,
+            "--tool-url",
+            "http://127.0.0.1:9401/mcp",
+            "--resource-url",
+            "http://127.0.0.1:9402",
+        )
+        == 0
+    )
+    assert "demo-tool-1  http://127.0.0.1:9401/mcp" in capsys.readouterr().out
+    state = _demo_state(d)
+    assert state["tools"] == [
+        {
+            "client_id": "demo-tool-1",
+            "resource": "http://127.0.0.1:9401/mcp",
+            "private_jwk_file": str(d / "demo" / "demo-tool-1.jwk"),
+        }
+    ]
+    assert state["resource"]["resource"] == "http://127.0.0.1:9402"
+    settings = Settings(data_dir=d, issuer_url="http://127.0.0.1:9400")
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1:9400") as http:
+        grant = http.get(
+            f"/grants/{state['grant_id']}",
+            headers={"Authorization": f"Bearer {app.state.ctx.admin_token}"},
+        ).json()
+        assert grant["resources"] == ["http://127.0.0.1:9401/mcp", "http://127.0.0.1:9402"]
+        assert grant["tools"] == ["demo-tool-1"]
+        assert demo.chain(settings, http=http) == 0
+    out = capsys.readouterr().out
+    for step in ("2. exchange", "3. introspection", "4. revocation", "invalid_grant"):
+        assert step in out
+    clients = {c.client_id: c.resource for c in list_clients(app.state.ctx.db)}
+    app.state.ctx.db.close()
+
+    # Seeding again with a port base replaces the demo clients (three tools again).
+    assert run(*argv, "--tool-port-base", "9500") == 0
+    state = _demo_state(d)
+    assert [t["resource"] for t in state["tools"]] == [
+        "http://127.0.0.1:9500/mcp",
+        "http://127.0.0.1:9510/mcp",
+        "http://127.0.0.1:9520/mcp",
+    ]
+    assert state["resource"]["resource"] == "http://127.0.0.1:8402"
+    assert clients["demo-tool-1"] == "http://127.0.0.1:9401/mcp"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--tool-url", "ftp://127.0.0.1:9401/mcp"),
+        ("--tool-url", "http://example.com/mcp"),
+        ("--tool-url", "http://127.0.0.1:9402", "--resource-url", "http://127.0.0.1:9402"),
+        tuple(arg for n in range(4) for arg in ("--tool-url", f"http://127.0.0.1:{9401 + n}")),
+        ("--tool-port-base", "65530"),
+    ],
+)
+def test_demo_seed_refuses_bad_addresses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]
+) -> None:
+    assert run("demo", "seed", "--data-dir", str(tmp_path), *extra) == 1
+    assert "error:" in capsys.readouterr().err
+    assert not (tmp_path / "demo" / "demo.json").exists()
+
+
+def test_demo_seed_keeps_other_clients_addresses(tmp_path: Path) -> None:
+    db_dir = str(tmp_path)
+    assert (
+        run(
+            "client",
+            "add",
+            "mine",
+            "--type",
+            "tool",
+            "--resource",
+            "http://127.0.0.1:8401/mcp",
+            "--generate-key",
+            "--data-dir",
+            db_dir,
+        )
+        == 0
+    )
+    assert run("demo", "seed", "--data-dir", db_dir) == 1
+    assert run("demo", "seed", "--data-dir", db_dir, "--tool-port-base", "9401") == 0

@@ -13,6 +13,7 @@ from mcp_auth.reference.issuer.clients import (
     ClientError,
     get_client,
     load_config,
+    save_client,
     validate_client,
 )
 from mcp_auth.reference.issuer.storage import Database
@@ -57,6 +58,24 @@ def test_invalid(over: dict[str, Any]) -> None:
         validate_client(body(**over), source="x")
 
 
+@pytest.mark.parametrize("name", ["", " padded", "x" * 257, "line\nbreak", 7])
+def test_invalid_client_name(name: object) -> None:
+    with pytest.raises(ClientError):
+        validate_client(body(client_name=name), source="x")
+
+
+def test_client_name_round_trip(tmp_path: Path) -> None:
+    db = Database(tmp_path / "c.sqlite3")
+    client = validate_client(body(client_name="Files tool"), source="x")
+    assert client.public()["client_name"] == "Files tool"
+    save_client(db, client)
+    got = get_client(db, "t")
+    assert got is not None and got.client_name == "Files tool"
+    save_client(db, validate_client(body(), source="x"))  # replacing drops the name
+    got = get_client(db, "t")
+    assert got is not None and got.client_name is None and "client_name" not in got.public()
+
+
 def test_private_key_refused() -> None:
     private, _ = new_client_key("c")
     with pytest.raises(ClientError):
@@ -73,10 +92,11 @@ def test_config_file(tmp_path: Path) -> None:
         '[[clients]]\nclient_id = "a"\nclient_type = "agent"\n'
         f"jwks = {{ keys = [ {{ {inline} }} ] }}\n"
         '[[clients]]\nclient_id = "t"\nclient_type = "tool"\n'
-        'resource = "https://t.test/mcp"\njwks_file = "t.json"\n'
+        'resource = "https://t.test/mcp"\njwks_file = "t.json"\nclient_name = "Files tool"\n'
     )
     db = Database(tmp_path / "c.sqlite3")
     loaded = load_config(db, config)
     assert [c.client_id for c in loaded] == ["a", "t"]
     got = get_client(db, "t")
     assert got is not None and got.source == "config" and got.jwks == jwks_t
+    assert got.client_name == "Files tool"

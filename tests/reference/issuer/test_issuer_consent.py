@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from mcp_auth.reference.issuer.clients import get_client, save_client
 from mcp_auth.reference.issuer.users import add_user
 
 from .conftest import MODEL, PASSWORD, TOOL_RESOURCES, USER, World
@@ -189,3 +191,20 @@ def test_purpose_marked_unverified(world: World) -> None:
     sign_in(world)
     page = world.http.get(f"/consent/grants/{gid}").text
     assert "Tidy my inbox" in page and "not verified by the issuer" in page
+
+
+def test_registered_display_names_are_shown_escaped(world: World) -> None:
+    # MCPA-GRT-008: the agent by client_id and its registered display name (client_name);
+    # MCPA-GRT-017: the name is escaped like every other value.
+    for client_id, name in (("agent", "Travel <b>Assistant</b>"), ("tool-1", "Files tool")):
+        client = get_client(world.ctx.db, client_id)
+        assert client is not None
+        save_client(world.ctx.db, replace(client, client_name=name))
+    gid = pending_grant(world)
+    sign_in(world)
+    home = world.http.get("/consent").text
+    assert "Travel &lt;b&gt;Assistant&lt;/b&gt; (<code>agent</code>)" in home
+    detail = world.http.get(f"/consent/grants/{gid}").text
+    assert "Travel &lt;b&gt;Assistant&lt;/b&gt; (<code>agent</code>)" in detail
+    assert "Files tool (<code>tool-1</code>)" in detail
+    assert "<code>tool-2</code>" in detail and "<b>Assistant</b>" not in detail

@@ -201,6 +201,7 @@ def test_admin_clients_api(world: World) -> None:
         "client_type": "tool",
         "jwks": jwks,
         "resource": "https://new.test/mcp",
+        "client_name": "New tool",
     }
     assert_error(world.http.post("/admin/clients", json=body), 401, "invalid_client")
     assert_error(
@@ -222,6 +223,7 @@ def test_admin_clients_api(world: World) -> None:
     assert "new-tool" in {c["client_id"] for c in listed}
     got = world.http.get("/admin/clients/new-tool", headers=world.admin).json()
     assert got["resource"] == "https://new.test/mcp"
+    assert got["client_name"] == "New tool"
     assert world.http.delete("/admin/clients/new-tool", headers=world.admin).status_code == 204
     assert_error(
         world.http.delete("/admin/clients/new-tool", headers=world.admin), 404, "not_found"
@@ -261,11 +263,21 @@ def test_loopback_http_and_unicode_identifiers_accepted(world: World) -> None:
     validate("grant", response.json())
 
 
-def test_list_foreign_client_filter_is_404_first(world: World) -> None:
+def test_list_foreign_client_filter_is_404_last(world: World) -> None:
+    # Section 2.3, step 5 (MCPA-GRT-025): the query parameters are checked (400,
+    # MCPA-GRT-022) before a client_id naming another client (404).
     response = world.http.get(
         "/grants?client_id=agent-2&status=bogus", headers=bearer(world, "agent")
     )
+    assert_error(response, 400, "invalid_request")
+    response = world.http.get(
+        "/grants?client_id=agent&client_id=agent-2", headers=bearer(world, "agent")
+    )
+    assert_error(response, 400, "invalid_request")
+    response = world.http.get("/grants?client_id=agent-2", headers=bearer(world, "agent"))
     assert_error(response, 404, "not_found")
+    response = world.http.get("/grants?client_id=agent", headers=bearer(world, "agent"))
+    assert response.status_code == 200
 
 
 def test_no_store_everywhere(world: World) -> None:

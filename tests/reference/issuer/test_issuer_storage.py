@@ -41,3 +41,23 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         conn.execute("INSERT INTO dpop_jtis (jti, exp) VALUES ('a', 1)")
     assert len(db.query("SELECT * FROM dpop_jtis")) == 1
     db.close()
+
+
+def test_version_1_database_gains_client_name(tmp_path: Path) -> None:
+    from mcp_auth.reference.issuer.storage import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(
+        "INSERT INTO clients (client_id, client_type, jwks, resource, source, created_at) "
+        "VALUES ('a', 'agent', '{}', NULL, 'config', 1)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    assert db.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION
+    row = db.query_one("SELECT client_id, client_name FROM clients")
+    assert tuple(row) == ("a", None)
+    db.close()

@@ -414,10 +414,21 @@ def test_grant_type_names(world: World) -> None:
 @pytest.mark.parametrize(
     "over,status,error",
     [
-        ({"scope": ""}, 400, "invalid_scope"),
+        # MCPA-GEN-006: an empty optional parameter is omitted (scope takes the default).
+        ({"scope": ""}, 200, None),
+        ({"requested_token_type": ""}, 200, None),
+        # Section 4.4.2: limit overflows are invalid_request (step 4), malformed or
+        # too-wide scopes invalid_scope (step 10).
         ({"scope": " ".join(f"s{i}" for i in range(65))}, 400, "invalid_request"),
+        ({"scope": " ".join(f"s{i}" for i in range(65)) + "\t"}, 400, "invalid_request"),
         ({"scope": "s" * 257}, 400, "invalid_request"),
-        ({"requested_token_type": ""}, 400, "invalid_request"),
+        ({"scope": "files:read " + "s" * 257}, 400, "invalid_request"),
+        ({"scope": " ".join(["files:read"] * 64)}, 400, "invalid_scope"),
+        ({"scope": "files:read  files:write"}, 400, "invalid_scope"),
+        ({"scope": "files:read "}, 400, "invalid_scope"),
+        ({"scope": 'files:read "x"'}, 400, "invalid_scope"),
+        ({"scope": "files:read files:delete"}, 400, "invalid_scope"),
+        ({"scope": "s" * 256}, 400, "invalid_scope"),
         ({"resource": "https://x.test/" + "a" * 2040}, 400, "invalid_request"),
         ({"resource": "not a uri"}, 400, "invalid_target"),
         ({"grant_id": "g" * 257}, 400, "invalid_request"),
@@ -434,9 +445,30 @@ def test_issuance_limits(world: World, over: dict[str, str], status: int, error:
         assert_error(response, status, error)
 
 
-def test_exchange_empty_scope(world: World) -> None:
-    form = exchange_form(world, world.tools[0], world.issue(), scope="")
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_scope")
+def test_exchange_empty_scope_is_the_default(world: World) -> None:
+    # MCPA-GEN-006: an empty scope is omitted, so the subject token's scope is kept.
+    subject = world.issue(scope="files:read data:read")
+    form = exchange_form(world, world.tools[0], subject, scope="")
+    response = post_token(world, world.tools[0], form)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "files:read data:read"
+
+
+@pytest.mark.parametrize(
+    "scope,error",
+    [
+        (" ".join(f"s{i}" for i in range(65)), "invalid_request"),
+        ("s" * 257, "invalid_request"),
+        ("files:read  data:read", "invalid_scope"),
+        ("files:read files:read", "invalid_scope"),
+        ("files:read files:write", "invalid_scope"),
+    ],
+)
+def test_exchange_scope_limits_and_form(world: World, scope: str, error: str) -> None:
+    # One rule for both grant types (section 4.4.2; MCPA-XCH-005, MCPA-GEN-003).
+    subject = world.issue(scope="files:read data:read")
+    form = exchange_form(world, world.tools[0], subject, scope=scope)
+    assert_error(post_token(world, world.tools[0], form), 400, error)
 
 
 def test_unknown_and_foreign_grant_answer_alike(world: World) -> None:
