@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 import re
 import secrets
 import threading
@@ -45,9 +46,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from mcp_auth.reference.errors import InvalidDPoPProof, TemporarilyUnavailable
 from mcp_auth.reference.jose import (
     ALLOWED_ALGS,
+    ECDSA_SHA256,
+    P256_ORDER,
     JoseError,
     PrivateKey,
     RawJWS,
@@ -58,7 +64,6 @@ from mcp_auth.reference.jose import (
     parse_compact_tail,
     public_key_from_jwk,
     sign_compact,
-    verify_es256,
     verify_signature,
 )
 
@@ -91,6 +96,12 @@ class ReplayCache:
 
     Thread-safe. When full of unexpired entries it refuses new ones (fail closed)
     rather than evicting entries that could otherwise be replayed.
+
+    Layout: a dict ``key -> expiry`` answers membership; identifiers are also grouped in
+    one list per distinct expiry time, and a heap holds those times. Proof expiries are
+    whole seconds (``iat + max_age + 1``), so under load an insert is a dict store and a
+    list append; the heap grows by one entry per second, not per proof, and expired
+    groups are dropped whole, at most once per distinct expiry (amortised O(1)).
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -98,7 +109,9 @@ class ReplayCache:
             raise ValueError("max_entries must be positive")
         self.max_entries = max_entries
         self._entries: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._groups: dict[float, list[str]] = {}
+        self._times: list[float] = []  # heap of the keys of _groups
+        self._next_expiry = math.inf  # min(_times): nothing to purge before then
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -108,27 +121,38 @@ class ReplayCache:
         return True
 
     def _purge(self, now: float) -> None:
-        heap = self._heap
+        times = self._times
+        groups = self._groups
         entries = self._entries
-        while heap and heap[0][0] <= now:
-            expires_at, key = heapq.heappop(heap)
-            if entries.get(key) == expires_at:
-                del entries[key]
+        while times and times[0] <= now:
+            expires_at = heapq.heappop(times)
+            for key in groups.pop(expires_at):
+                if entries.get(key) == expires_at:
+                    del entries[key]
+        self._next_expiry = times[0] if times else math.inf
 
     def check_and_store(self, key: str, expires_at: float, *, now: float | None = None) -> bool:
         """Store ``key`` until ``expires_at``; ``False`` if already present or full."""
         current = time.time() if now is None else now
         with self._lock:
-            self._purge(current)
-            if key in self._entries:
+            if self._next_expiry <= current:
+                self._purge(current)
+            entries = self._entries
+            if key in entries:
                 return False
             if expires_at <= current:
                 # Already expired: nothing to remember, but it was not a replay.
                 return True
-            if len(self._entries) >= self.max_entries:
+            if len(entries) >= self.max_entries:
                 return False
-            self._entries[key] = expires_at
-            heapq.heappush(self._heap, (expires_at, key))
+            entries[key] = expires_at
+            group = self._groups.get(expires_at)
+            if group is None:
+                self._groups[expires_at] = [key]
+                heapq.heappush(self._times, expires_at)
+                self._next_expiry = self._times[0]
+            else:
+                group.append(key)
             return True
 
     def is_full(self, now: float | None = None) -> bool:
@@ -363,7 +387,18 @@ def verify_dpop_proof(
         raise _proof_error("DPoP proof alg not allowed", REQ_PROOF, status)
     try:
         if alg == "ES256":
-            verify_es256(key, signature, signing_input)
+            # verify_es256 written out (the per-request path): 64 bytes r || s with
+            # 0 < r, s < n (CVE-2022-21449), one encode_dss_signature, cryptography verifies.
+            if len(signature) != 64:
+                raise JoseError("bad_signature", "ECDSA signature has the wrong length")
+            r = int.from_bytes(signature[:32])
+            s = int.from_bytes(signature[32:])
+            if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
+                raise JoseError("bad_signature", "ECDSA signature value out of range")
+            try:
+                key.verify(encode_dss_signature(r, s), signing_input, ECDSA_SHA256)
+            except InvalidSignature as exc:
+                raise JoseError("bad_signature", "signature does not verify") from exc
         else:
             verify_signature(
                 RawJWS({"alg": alg}, b"", signing_input, signature),
@@ -381,8 +416,15 @@ def verify_dpop_proof(
     if not isinstance(htm, str) or htm != method:
         raise _proof_error("DPoP proof htm does not match the request method", REQ_HTM, status)
     htu = claims.get("htu")
-    expected = normalize_htu(url)
-    if not isinstance(htu, str) or expected is None or normalize_htu(htu) != expected:
+    expected = _HTU_CACHE.get(url)
+    if expected is None:
+        expected = normalize_htu(url)
+    # normalize_htu is a pure function: an htu identical to the URL normalises identically.
+    if (
+        not isinstance(htu, str)
+        or expected is None
+        or (htu != url and normalize_htu(htu) != expected)
+    ):
         raise _proof_error("DPoP proof htu does not match the request URL", REQ_HTU, status)
     iat = claims.get("iat")
     if type(iat) is not int:

@@ -35,17 +35,19 @@ Public API
 ``generate_private_key(alg)``, ``private_jwk(key, kid)``, ``public_jwk(key, kid, alg)``
     Key helpers.
 
-Hot path notes: a delegation token is checked with one ``fullmatch`` of a compiled
-regular expression over the whole token, then each segment is decoded with
-``base64.urlsafe_b64decode`` (C code) and a constant-time canonical-tail check, and
-each JSON text is parsed once with ``json.loads``. pyjwt's ``decode`` validates
-base64 character by character in Python and parses more than once, which costs about
-three raw ES256 verifications; we avoid it on the hot path.
+Hot path notes: a compact JWS is split with ``str.find``, encoded to ASCII once and passed
+once through ``bytes.translate`` with a table that maps base64url onto the standard
+alphabet and every other byte onto a marker, so a single ``in`` test finds any character
+outside the alphabet; each segment is then decoded by ``binascii.a2b_base64`` in strict
+mode (C code) after a canonical-tail check of its last character, and each JSON text is
+parsed once by the C scanner (flat objects such as DPoP proof payloads without the
+duplicate-name hook, see ``_flat_object``). pyjwt's ``decode`` validates base64 character
+by character in Python and parses more than once, which costs about two to three raw
+ES256 verifications; we avoid it on the hot path.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -76,7 +78,9 @@ from cryptography.hazmat.primitives.serialization import (
 
 __all__ = [
     "ALLOWED_ALGS",
+    "ECDSA_SHA256",
     "ERROR_CODES",
+    "P256_ORDER",
     "CompactJWS",
     "HmacKey",
     "JoseError",
@@ -157,34 +161,57 @@ VerifyKey: TypeAlias = PublicKey | HmacKey
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _INDEX: Final[dict[str, int]] = {c: i for i, c in enumerate(_ALPHABET)}
 _B64_RE = re.compile(r"[A-Za-z0-9_-]*")
-# One pass over a whole compact JWS; each segment is then decoded by C code.
-_COMPACT_RE = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)")
+
+
+_STD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def b64url_encode(data: bytes) -> str:
     """Unpadded base64url of ``data``."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return (
+        binascii.b2a_base64(data, newline=False)
+        .translate(_STD_TO_URLSAFE)
+        .rstrip(b"=")
+        .decode("ascii")
+    )
 
 
-_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+# base64url -> standard base64, byte for byte; "." is kept (it separates JWS segments) and
+# every other byte outside the base64url alphabet becomes "!", which no base64 decoder
+# accepts. One C-level ``bytes.translate`` over a whole compact JWS therefore both prepares
+# its segments for ``binascii.a2b_base64`` and marks every invalid character.
+_TO_STD: Final = bytes(
+    {ord("-"): ord("+"), ord("_"): ord("/")}.get(b, b)
+    if chr(b) in _INDEX or b == ord(".")
+    else ord("!")
+    for b in range(256)
+)
 _PAD = (b"", b"", b"==", b"=")
+_a2b = binascii.a2b_base64
+
+
+def _decode_std(data: bytes, last: str) -> bytes:
+    """Decode ``data``: base64url text already passed through ``_TO_STD`` and known to
+    hold no invalid character; ``last`` is its last character before translation.
+
+    ``strict_mode`` makes the C decoder refuse anything but the alphabet and our padding
+    (it is also faster than the lenient mode). Canonical form (zero trailing bits) is
+    checked on the last character, since several texts would otherwise decode to the same
+    bytes (malleability).
+    """
+    rem = len(data) & 3
+    if not rem:
+        return _a2b(data, strict_mode=True)
+    if rem == 1:
+        raise JoseError("bad_base64", "base64url text has an impossible length")
+    if _INDEX[last] & (0x0F if rem == 2 else 0x03):
+        raise JoseError("bad_base64", "base64url text has non-zero trailing bits")
+    return _a2b(data + _PAD[rem], strict_mode=True)
 
 
 def _decode_checked(text: str) -> bytes:
-    """Decode text already known to match ``[A-Za-z0-9_-]*``.
-
-    The alphabet was checked by a regular expression over the whole input, so the
-    C decoder (``binascii.a2b_base64``) sees only valid characters plus the padding
-    we add; no per-character work happens in Python.
-    """
-    rem = len(text) & 3
-    if rem == 1:
-        raise JoseError("bad_base64", "base64url text has an impossible length")
-    # Canonical form: the bits of the last character beyond the data must be zero,
-    # otherwise several texts would decode to the same bytes (malleability).
-    if rem and _INDEX[text[-1]] & (0x0F if rem == 2 else 0x03):
-        raise JoseError("bad_base64", "base64url text has non-zero trailing bits")
-    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE_TO_STD) + _PAD[rem])
+    """Decode text already known to match ``[A-Za-z0-9_-]*``."""
+    return _decode_std(text.encode("ascii").translate(_TO_STD), text[-1] if text else "")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -223,11 +250,45 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_rejec
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
+# The hook-free C scanner, faster by half; its result is used only by ``_flat_object``,
+# which accepts it only when it provably holds no repeated name and no constant.
+_PLAIN_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _flat_object(text: str) -> dict[str, Any] | None:
+    """``text`` parsed, if it is one flat JSON object of string and integer members that
+    provably names no member twice; otherwise ``None`` (the full decoder then decides).
+
+    For a text without ``\\``, every ``"`` delimits a string, so the text holds exactly
+    ``count('"') / 2`` strings: each member name plus each string value. A repeated name
+    would add at least one string the resulting dict does not account for, so
+    ``count('"') == 2 * (members + string values)`` proves there is none. The caller has
+    checked that no ``{`` after the first character and no ``[`` occur, so nothing nests;
+    ``NaN``/``Infinity`` (floats), ``true``/``false``/``null`` and escapes (hence lone
+    surrogates) all fall back. A DPoP proof payload (jti, htm, htu, iat, ath) takes this path.
+    """
+    try:
+        value, end = _PLAIN_SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return None
+    if end != len(text) or type(value) is not dict:
+        return None
+    kinds = list(map(type, value.values()))
+    strings = kinds.count(str)
+    if strings + kinds.count(int) != len(kinds) or text.count('"') != 2 * (len(kinds) + strings):
+        return None
+    return value
+
+
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JoseError("bad_json", f"{what} is not valid UTF-8") from exc
+    if "\\" not in text and text.find("{", 1) < 0 and "[" not in text:
+        flat = _flat_object(text)
+        if flat is not None:
+            return flat
     # Cheap bound on nesting before handing the text to the recursive parser.
     if text.count("{") + text.count("[") > _MAX_JSON_DEPTH and _depth(text) > _MAX_JSON_DEPTH:
         raise JoseError("bad_json", f"{what} JSON is nested too deeply")
@@ -246,7 +307,7 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
         raise JoseError("bad_json", f"{what} is not valid JSON") from exc
     if type(value) is not dict:
         raise JoseError("not_object", f"{what} is not a JSON object")
-    if _SURROGATE_ESCAPE.search(text) is not None:
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) is not None:
         # A \uD8xx escape is only fine as half of a pair; a lone one cannot be UTF-8.
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -300,31 +361,38 @@ class CompactJWS:
     signature: bytes
 
 
-def _split(token: str, max_length: int) -> tuple[str, str, str]:
+def _segments(token: str, max_length: int) -> tuple[bytes, bytes, int, int]:
+    """The ASCII bytes of a compact JWS, the same translated by ``_TO_STD``, and the
+    positions of its two dots. Refuses a wrong type or length, a segment count other than
+    three, an empty header and any character outside base64url, in that order; a handful
+    of C calls (``find``, ``encode``, ``translate``) and no per-character Python work."""
     if not isinstance(token, str):
         raise JoseError("malformed", "a compact JWS must be text")
     if len(token) > max_length:
         raise JoseError("too_long", f"compact JWS longer than {max_length} characters")
-    match = _COMPACT_RE.fullmatch(token)
-    if match is not None:
-        h, p, s = match.groups()
-        return h, p, s
-    # Slow path: say precisely what is wrong.
-    parts = token.split(".")
-    if len(parts) != 3:
+    first = token.find(".")
+    second = token.find(".", first + 1) if first >= 0 else -1
+    if second < 0 or token.find(".", second + 1) >= 0:
         raise JoseError("malformed", "a compact JWS has exactly three segments")
-    if not parts[0]:
+    if not first:
         raise JoseError("malformed", "the JWS protected header is empty")
-    raise JoseError("bad_base64", "a JWS segment contains a character outside base64url")
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raw = b"!"
+    std = raw.translate(_TO_STD)
+    if b"!" in std:
+        raise JoseError("bad_base64", "a JWS segment contains a character outside base64url")
+    return raw, std, first, second
 
 
 def parse_compact_raw(token: str, *, max_length: int) -> RawJWS:
     """Parse a compact JWS, keeping the payload as bytes (may be empty)."""
-    h, p, s = _split(token, max_length)
-    header = _json_object(_decode_checked(h), "JWS header")
-    payload = _decode_checked(p)
-    signature = _decode_checked(s)
-    return RawJWS(header, payload, f"{h}.{p}".encode("ascii"), signature)
+    raw, std, first, second = _segments(token, max_length)
+    header = _json_object(_decode_std(std[:first], token[first - 1]), "JWS header")
+    payload = _decode_std(std[first + 1 : second], token[second - 1])
+    signature = _decode_std(std[second + 1 :], token[-1])
+    return RawJWS(header, payload, raw[:second], signature)
 
 
 # Protected headers repeat: every token of one issuer key, every proof of one client key
@@ -346,23 +414,57 @@ def _parse_header(segment: str) -> dict[str, Any]:
     return header
 
 
-_TAIL_RE = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
-
-
 def parse_compact_tail(token: str, header_end: int) -> tuple[dict[str, Any], bytes, bytes]:
     """Payload (JSON object), signature and signing input of a compact JWS whose header
     segment ``token[:header_end]`` the caller has already parsed and checked.
 
-    Same rules as ``parse_compact`` for the remaining segments. The caller bounds the
-    length.
+    Same rules as ``parse_compact`` for the remaining segments (both non-empty), except
+    that every structural fault, a character outside base64url included, is reported as
+    ``malformed``. The caller bounds the length. This is the per-request path of a DPoP
+    proof whose header is known, so the common case is written out in one function:
+    ``_decode_std`` and ``_json_object`` run only to report a fault or for payloads that
+    ``_flat_object`` leaves to the full decoder.
     """
-    match = _TAIL_RE.fullmatch(token, header_end + 1)
-    if match is None or token[header_end] != ".":
+    second = token.find(".", header_end + 1)
+    if (
+        header_end < 1
+        or second <= header_end + 1
+        or token[header_end] != "."
+        or second == len(token) - 1
+        or token.find(".", second + 1) >= 0
+    ):
         raise JoseError("malformed", "a compact JWS has exactly three non-empty segments")
-    p, s = match.groups()
-    payload = _json_object(_decode_checked(p), "JWS payload")
-    signature = _decode_checked(s)
-    return payload, signature, token[: match.end(1)].encode("ascii")
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise JoseError(
+            "malformed", "a JWS segment contains a character outside base64url"
+        ) from None
+    std = raw.translate(_TO_STD)
+    if std.find(b"!", header_end) >= 0:
+        raise JoseError("malformed", "a JWS segment contains a character outside base64url")
+    segment = std[header_end + 1 : second]
+    rem = len(segment) & 3
+    if rem and (rem == 1 or _INDEX[token[second - 1]] & (0x0F if rem == 2 else 0x03)):
+        _decode_std(segment, token[second - 1])  # raises the precise error
+    data = _a2b(segment + _PAD[rem], strict_mode=True)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\\"  # not taken by the fast path below; _json_object reports it
+    payload = (
+        _flat_object(text)
+        if "\\" not in text and text.find("{", 1) < 0 and "[" not in text
+        else None
+    )
+    if payload is None:
+        payload = _json_object(data, "JWS payload")
+    segment = std[second + 1 :]
+    rem = len(segment) & 3
+    if rem and (rem == 1 or _INDEX[token[-1]] & (0x0F if rem == 2 else 0x03)):
+        _decode_std(segment, token[-1])  # raises the precise error
+    signature = _a2b(segment + _PAD[rem], strict_mode=True)
+    return payload, signature, raw[:second]
 
 
 def parse_compact(token: str, *, max_length: int) -> CompactJWS:
@@ -371,13 +473,13 @@ def parse_compact(token: str, *, max_length: int) -> CompactJWS:
     All three segments must be non-empty. Nested values of ``header`` (e.g. a DPoP
     ``jwk``) may be shared between calls and must be treated as read-only.
     """
-    h, p, s = _split(token, max_length)
-    header = _parse_header(h)
-    payload = _json_object(_decode_checked(p), "JWS payload")
-    if not s:
+    raw, std, first, second = _segments(token, max_length)
+    header = _parse_header(token[:first])
+    payload = _json_object(_decode_std(std[first + 1 : second], token[second - 1]), "JWS payload")
+    if second == len(token) - 1:
         raise JoseError("malformed", "the JWS signature segment is empty")
-    signature = _decode_checked(s)
-    return CompactJWS(header, payload, token[: len(h) + len(p) + 1].encode("ascii"), signature)
+    signature = _decode_std(std[second + 1 :], token[-1])
+    return CompactJWS(header, payload, raw[:second], signature)
 
 
 # ---------------------------------------------------------------------------
@@ -432,6 +534,10 @@ _CURVE_NAMES: Final[dict[str, str]] = {
 }
 _SHA256 = hashes.SHA256()
 _ECDSA_SHA256 = ec.ECDSA(_SHA256)
+#: For callers that write the ES256 core out (the DPoP per-request path): the P-256 group
+#: order ``n`` and the one ``ECDSA(SHA256())`` instance.
+P256_ORDER: Final = _P256_N
+ECDSA_SHA256: Final = _ECDSA_SHA256
 
 _PRIVATE_MEMBERS: Final[dict[str, tuple[str, ...]]] = {
     "EC": ("d",),

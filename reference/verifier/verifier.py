@@ -17,10 +17,10 @@ Failures raise the typed errors of ``mcp_auth.reference.errors``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Callable, Collection
+from hashlib import sha256
 
 import httpx
 
@@ -39,6 +39,8 @@ from mcp_auth.reference.verifier.token_size import check_token_size
 
 _STEPS_ON_MISS = STEPS[1:]  # step 2 runs before the cache lookup
 _STEPS_ON_HIT = tuple(step for step in STEPS[1:] if not step.cacheable)
+_CHECKS_ON_HIT = tuple(step.check for step in _STEPS_ON_HIT)
+assert _STEPS_ON_HIT[-1] is STATUS_STEP
 
 
 class Verifier:
@@ -141,10 +143,15 @@ class Verifier:
             issuer_keys.keyset is None or current >= issuer_keys.fresh_until
         ):
             await issuer_keys.ensure(current)
-        settings = self.settings
+        settings = self._configured if issuer_keys is None else issuer_keys.settings
         status_lists = self.status_lists
         if status_lists is not None:
             status_lists.settings = settings
+        required = (
+            self._scope_strings.get(required_scopes) if type(required_scopes) is str else None
+        )
+        if required is None:
+            required = self._required(required_scopes, settings)
         ctx = VerificationContext(  # positional: measurably cheaper on the hot path
             token,
             proof,
@@ -155,26 +162,34 @@ class Verifier:
             self._status,
             current,
             self.replay_cache,
-            self._required(required_scopes, settings),
+            required,
         )
         check_token_size(ctx)  # step 2 runs before the token is hashed or looked up
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        digest = sha256(token.encode("utf-8", "surrogatepass")).digest()
         cached = self.token_cache.get(digest, current)
-        principal: Principal | None
-        if cached is None:
-            ctx.expected_ath = b64url_encode(digest)  # the same hash is the proof's ath
-            steps = _STEPS_ON_MISS
-            principal = None
-        else:
+        if cached is not None:
+            # Steps 9-12, 14 and 15 on what steps 3-8 and 13 established when the token
+            # was first seen (MCPA-VER-031); the same functions as below, without the
+            # bookkeeping a first sight needs.
             ctx.expected_ath = cached.ath
             ctx.header = cached.header
             ctx.claims = cached.claims
             ctx.key = cached.key
             ctx.chain = cached.chain
             ctx.scopes = cached.scopes
-            steps = _STEPS_ON_HIT
-            principal = cached.principal
-        for step in steps:
+            if status_lists is None:
+                for check in _CHECKS_ON_HIT:
+                    check(ctx)
+            else:
+                for check in _CHECKS_ON_HIT[:-1]:
+                    check(ctx)
+                uri, _ = status_reference(ctx)  # refuses foreign URIs before any fetch
+                await status_lists.ensure(uri, current)
+                _CHECKS_ON_HIT[-1](ctx)
+            return cached.principal
+        ctx.expected_ath = b64url_encode(digest)  # the same hash is the proof's ath
+        principal: Principal | None = None
+        for step in _STEPS_ON_MISS:
             if step is STATUS_STEP and status_lists is not None:
                 uri, _ = status_reference(ctx)  # refuses foreign URIs before any fetch
                 await status_lists.ensure(uri, current)

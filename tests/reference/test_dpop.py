@@ -444,3 +444,20 @@ def test_arbitrary_signed_claims_only_typed_errors(
         _verify(proof)
     except InvalidDPoPProof as exc:
         assert exc.requirement in {f"MCPA-VER-0{n}" for n in (18, 19, 20, 21, 22, 24)}
+
+
+def test_replay_cache_groups_expire_together() -> None:
+    cache = ReplayCache(max_entries=1000)
+    for i in range(100):
+        assert cache.check_and_store(f"k{i}", 100, now=0)
+    for i in range(50):
+        assert cache.check_and_store(f"m{i}", 200.5, now=1)
+    assert not cache.check_and_store("k7", 300, now=99.9)  # one second group, still live
+    assert len(cache) == 150
+    assert cache.check_and_store("k7", 300, now=100)  # the whole group expired at 100
+    assert len(cache) == 51
+    assert not cache.check_and_store("m3", 300, now=200)
+    assert cache.check_and_store("m3", 300, now=200.5)
+    assert len(cache) == 2  # k7 and m3, both until 300
+    assert not cache.is_full(now=200.5)
+    assert not cache.check_and_store("k7", 400, now=299)

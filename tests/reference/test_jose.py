@@ -759,3 +759,171 @@ def test_json_whitespace_and_trailing_data(raw: bytes, ok: bool) -> None:
     else:
         with pytest.raises(JoseError):
             parse_compact(token, max_length=1000)
+
+
+# ---------------------------------------------------------------------------
+# the per-request fast paths: the flat-object JSON path and the translate-based splitter
+
+
+def _reference_object(text: str) -> dict[str, Any] | str:
+    """What the strict decoder must return for ``text``: the object, or an error code."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise KeyError("duplicate")
+        return dict(pairs)
+
+    def constant(name: str) -> Any:
+        raise OverflowError(name)
+
+    try:
+        value = json.loads(text, object_pairs_hook=hook, parse_constant=constant)
+    except KeyError:
+        return "duplicate_member"
+    except (OverflowError, ValueError):
+        return "bad_json"
+    return value if type(value) is dict else "not_object"
+
+
+_names = st.sampled_from(["jti", "htm", "htu", "iat", "ath", "a", "b", "x:y", 'q"'])
+_values = st.one_of(
+    st.text(alphabet='ab:/.{}[]\\" é', max_size=6),
+    st.integers(-(10**20), 10**20),
+    st.sampled_from([None, True, 1.5, 1e400, "NaN"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(_names, _values), max_size=7),
+    st.sampled_from(["", " ", "\n"]),
+    st.booleans(),
+)
+def test_json_object_fast_path_matches_strict_decoder(
+    members: list[tuple[str, Any]], space: str, raw_nan: bool
+) -> None:
+    # Build the text by hand so that duplicates and odd spacing survive.
+    parts = [f"{json.dumps(k)}{space}:{space}{json.dumps(v)}" for k, v in members]
+    text = "{" + ",".join(parts) + "}"
+    if raw_nan:
+        text = text.replace('"NaN"', "NaN")
+    expected = _reference_object(text)
+    try:
+        got: dict[str, Any] | str = jose._json_object(text.encode(), "test")
+    except JoseError as exc:
+        got = exc.code
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"jti":"a","jti":"b"}',
+        b'{"jti":"a" ,"jti":"b"}',
+        b'{"jti" :1,"jti":2}',
+        b'{"a":"x","a":1,"b":"y"}',
+        b'{"a\\u0062":1,"ab":2}',  # an escaped name repeats a plain one
+    ],
+)
+def test_flat_duplicates_rejected(text: bytes) -> None:
+    with pytest.raises(JoseError) as info:
+        jose._json_object(text, "test")
+    assert info.value.code == "duplicate_member"
+
+
+def test_flat_object_accepts_proof_payload() -> None:
+    text = '{"jti":"j","htm":"GET","htu":"https://rs.example/a:b","iat":1,"ath":"x"}'
+    assert jose._flat_object(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("tail", "code"),
+    [
+        ("e30.", "malformed"),  # empty signature
+        (".AAAA", "malformed"),  # empty payload
+        ("e30.AA.AA", "malformed"),
+        ("e3!.AAAA", "malformed"),  # outside the alphabet: malformed on this path
+        ("e30.AA=A", "malformed"),
+        ("e30.AAé", "malformed"),
+        ("e30.A", "bad_base64"),  # impossible length
+        ("e31.AAAA", "bad_base64"),  # non-zero trailing bits
+        ("e30.AB", "bad_base64"),
+        (_seg(b'{"a":1,"a":2}') + ".AAAA", "duplicate_member"),
+        (_seg(b"[1]") + ".AAAA", "not_object"),
+        (_seg(b"\xff") + ".A", "bad_json"),  # payload checked before the signature
+    ],
+)
+def test_parse_compact_tail_rejects(tail: str, code: str) -> None:
+    with pytest.raises(JoseError) as info:
+        jose.parse_compact_tail(_seg({"alg": "ES256"}) + "." + tail, len(_seg({"alg": "ES256"})))
+    assert info.value.code == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="AQgw-_.e3=!é/+ ", max_size=24))
+def test_parse_compact_tail_agrees_with_parse_compact(tail: str) -> None:
+    header = _seg({"alg": "ES256"})
+    token = header + "." + tail
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return fn()
+        except JoseError as exc:
+            return exc.code
+
+    full = outcome(lambda: parse_compact(token, max_length=4096))
+    fast = outcome(lambda: jose.parse_compact_tail(token, len(header)))
+    if isinstance(full, str):
+        # Both refuse; the tail path reports structural faults (an empty segment, a
+        # character outside base64url) as "malformed".
+        assert fast in (full, "malformed")
+    else:
+        assert fast == (full.payload, full.signature, full.signing_input)
+
+
+def _regex_parse_compact(token: str) -> Any:
+    """The earlier regex-based parser, kept here as an oracle for ``parse_compact``."""
+    import binascii
+    import re
+
+    match = re.fullmatch(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)", token)
+    if match is None:
+        parts = token.split(".")
+        if len(parts) != 3 or not parts[0]:
+            return "malformed"
+        return "bad_base64"
+    index = {c: i for i, c in enumerate(jose._ALPHABET)}
+
+    def decode(text: str) -> bytes:
+        rem = len(text) & 3
+        if rem == 1 or (rem and index[text[-1]] & (0x0F if rem == 2 else 0x03)):
+            raise JoseError("bad_base64", "")
+        std = text.encode().translate(bytes.maketrans(b"-_", b"+/"))
+        return binascii.a2b_base64(std + (b"", b"", b"==", b"=")[rem])
+
+    h, p, s = match.groups()
+    try:
+        header = jose._json_object(decode(h), "h")
+        payload = jose._json_object(decode(p), "p")
+        if not s:
+            return "malformed"
+        return (header, payload, f"{h}.{p}".encode(), decode(s))
+    except JoseError as exc:
+        return exc.code
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["e30", "eyJhIjoxfQ", "AAAA", "AB", "A", ".", "!", "=", "é", "_-"]),
+        max_size=8,
+    )
+)
+def test_parse_compact_matches_regex_oracle(pieces: list[str]) -> None:
+    token = "".join(pieces)
+    try:
+        jws = parse_compact(token, max_length=4096)
+        got: Any = (jws.header, jws.payload, jws.signing_input, jws.signature)
+    except JoseError as exc:
+        got = exc.code
+    assert got == _regex_parse_compact(token)
