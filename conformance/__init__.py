@@ -1,1 +1,4 @@
-"""MCP-Auth conformance suite. Talks to implementations over HTTP only; never imports mcp_auth.reference."""
+"""MCP-Auth conformance suite.
+
+Talks to implementations over HTTP only; never imports ``mcp_auth.reference``.
+"""

@@ -1,0 +1,94 @@
+"""``mcp-auth conformance run``: run the suite and write the reports.
+
+Exit codes: 0 no MUST failed (after expected failures); 1 a MUST check failed; 2 the run
+could not be performed (usage or configuration error, the target not answering the first
+check of a role, the bundled reference not starting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mcp_auth.conformance.config import ConfigError
+from mcp_auth.conformance.profiles import PROFILES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    conf = subparsers.add_parser(
+        "conformance", help="run the MCP-Auth conformance suite against an issuer or verifier"
+    )
+    sub = conf.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
+    run = sub.add_parser(
+        "run",
+        help="run the checks and write report.json, junit.xml, report.html and badges",
+        description="Without --config the bundled reference is started on 127.0.0.1 and tested.",
+    )
+    run.add_argument("--config", help="target config (TOML); default: the bundled reference")
+    run.add_argument("--role", choices=("issuer", "verifier", "all"), default="all")
+    run.add_argument("--profile", choices=tuple(PROFILES), default="default")
+    run.add_argument("--out", default="conformance-report", help="output directory")
+    run.add_argument(
+        "--expected-failures",
+        metavar="FILE",
+        help="TOML or JSON list of check ids (with reasons) expected to fail",
+    )
+    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # Imported here so that `mcp-auth --help` does not pay for Hypothesis and the checks.
+    from hypothesis.configuration import set_hypothesis_home_dir  # noqa: PLC0415
+
+    from mcp_auth.conformance import config as config_mod  # noqa: PLC0415
+    from mcp_auth.conformance import report as report_mod  # noqa: PLC0415
+    from mcp_auth.conformance import runner  # noqa: PLC0415
+
+    try:
+        cfg = config_mod.load(args.config) if args.config else None
+    except ConfigError as exc:
+        print(f"error: invalid target config {args.config}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        expected = (
+            runner.resolve_expected(runner.load_expected_failures(args.expected_failures))
+            if args.expected_failures
+            else {}
+        )
+    except (OSError, ValueError) as exc:
+        print(f"error: expected-failures file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    roles = ["issuer", "verifier"] if args.role == "all" else [args.role]
+    if args.role == "all" and cfg is not None:
+        # "all" tests each class the configuration has a section for.
+        roles = [r for r in roles if getattr(cfg, r) is not None]
+    opts = runner.RunOptions(
+        config=cfg,
+        roles=roles,
+        profile=PROFILES[args.profile],
+        seed=args.seed,
+        expected=expected,
+        out=Path(args.out),
+    )
+    # Hypothesis keeps a cache directory; a CLI run must not leave one in the user's cwd.
+    with tempfile.TemporaryDirectory(prefix="mcpa-hypothesis-") as hypothesis_home:
+        set_hypothesis_home_dir(hypothesis_home)
+        try:
+            report = runner.run(opts)
+        finally:
+            set_hypothesis_home_dir(None)  # back to Hypothesis' default
+    paths = report_mod.write_all(report, Path(args.out))
+    print(runner.summary_text(report))
+    print(
+        f"  reports: {paths['json']}, {paths['junit']}, {paths['html']}, {paths['svg']}, "
+        f"{paths['badge']}"
+    )
+    if report.aborted:
+        return EXIT_USAGE
+    return EXIT_OK if report.passed() else EXIT_FAILED

@@ -1,0 +1,327 @@
+"""The suite's own issuer, used to test a Verifier: metadata, JWKS, status lists, a canary.
+
+It serves on two loopback sockets from one thread:
+
+* the issuer origin (``http://127.0.0.1:<issuer_port>``): RFC 8414 metadata, the JWKS with
+  an ES256 and an Ed25519 key, and status lists (``/status/<list>``);
+* the canary origin (``http://127.0.0.1:<canary_port>``): where the ``jku``/``x5u`` headers
+  and out-of-issuer status URIs of attack tokens point. It answers with an attacker's JWKS
+  so that a verifier that follows the header would also accept the token; any request that
+  reaches it is recorded and fails MCPA-VER-009 / MCPA-SEC-001 / MCPA-SEC-002.
+
+Revocation without waiting: the status list is fetched by the verifier and may be cached up
+to ``mcpa_status_list_max_age``. The suite therefore never flips a bit a verifier may have
+cached. Bits for the revoked-grant tests are set from the start, at indices no valid token
+ever uses, so the first fetch already shows them revoked; valid tokens use indices whose
+bits are never set. A second list URI (``/status/unavailable``) answers 503 to test failing
+closed, a third (``/status/stale``) serves a correctly signed list token issued an hour ago
+that must not be used (both MCPA-VER-029): no verifier can have cached them before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mcp_auth import SPEC_VERSION
+from mcp_auth.conformance import jose
+
+STATUS_LIST_BITS = 2**17
+VALID_INDEX_RANGE = (0, 99_999)
+REVOKED_INDEX_BASE = 100_000
+REVOKED_INDEX_COUNT = 64
+MAIN_LIST = "1"
+UNAVAILABLE_LIST = "unavailable"
+REDIRECT_LIST = "redirect"  # answers 302 to the canary
+STALE_LIST = "stale"  # a correctly signed list token issued an hour ago
+
+
+def bind(port: int = 0) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 (port 0 = a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: no 40 ms delayed-ACK stalls on keep-alive.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def encode_status_list(revoked: set[int], size: int = STATUS_LIST_BITS) -> str:
+    """``lst``: base64url(zlib(bytes)), bit i = byte i // 8, bit i % 8, LSB first."""
+    data = bytearray(size // 8)
+    for idx in revoked:
+        data[idx // 8] |= 1 << (idx % 8)
+    return jose.b64u(zlib.compress(bytes(data), 9))
+
+
+def decode_status_list(lst: str) -> bytes:
+    return zlib.decompress(jose.b64u_decode(lst))
+
+
+def status_bit(data: bytes, idx: int) -> int:
+    return (data[idx // 8] >> (idx % 8)) & 1
+
+
+@dataclass
+class Hit:
+    origin: str
+    method: str
+    path: str
+    time: float
+
+
+@dataclass
+class SuiteIssuer:
+    """State and ASGI app of the suite's issuer. Start with :meth:`start`."""
+
+    issuer_port: int = 0
+    canary_port: int = 0
+    status_ttl: int = 30
+    # Fresh keys with fresh kids on every run: a long-running verifier under test sees an
+    # unknown kid and refreshes its JWKS instead of trusting a previous run's key.
+    es256: jose.Key = field(
+        default_factory=lambda: jose.Key.generate("ES256", "suite-es256-" + jose.random_id(6))
+    )
+    eddsa: jose.Key = field(
+        default_factory=lambda: jose.Key.generate("EdDSA", "suite-ed25519-" + jose.random_id(6))
+    )
+    attacker: jose.Key = field(default_factory=lambda: jose.Key.generate("ES256", "attacker-1"))
+    revoked: set[int] = field(default_factory=set)
+    hits: list[Hit] = field(default_factory=list)
+    requests: list[Hit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        rng = random.Random()
+        self.revoked_pool = [REVOKED_INDEX_BASE + i for i in range(REVOKED_INDEX_COUNT)]
+        rng.shuffle(self.revoked_pool)
+        self.revoked = set(self.revoked_pool)
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sockets: list[socket.socket] = []
+
+    def use_keys_file(self, path: Path) -> None:
+        """Reuse the signing keys kept in ``path`` (created, owner-only, if absent).
+
+        A long-running verifier under test caches the JWK Set and refreshes it at most once
+        per 30 s on an unknown kid (MCPA-VER-033); keeping the suite's keys between runs
+        against the same server lets runs follow each other without waiting.
+        """
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            self.es256 = jose.Key.from_jwk(data["es256"])
+            self.eddsa = jose.Key.from_jwk(data["eddsa"])
+            self.attacker = jose.Key.from_jwk(data["attacker"])
+            return
+        except (OSError, ValueError, KeyError, TypeError, jose.JoseError):
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(
+            {
+                "es256": self.es256.private_jwk(),
+                "eddsa": self.eddsa.private_jwk(),
+                "attacker": self.attacker.private_jwk(),
+            }
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    # -- addresses ----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.issuer_port}"
+
+    @property
+    def canary_url(self) -> str:
+        return f"http://127.0.0.1:{self.canary_port}"
+
+    def status_uri(self, list_id: str = MAIN_LIST) -> str:
+        return f"{self.url}/status/{list_id}"
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.es256.public_jwk(), self.eddsa.public_jwk()]}
+
+    def signing_key(self, alg: str) -> jose.Key:
+        return self.es256 if alg == "ES256" else self.eddsa
+
+    def status(self, uri: str, idx: int) -> bool | None:
+        """The truth the oracle uses: revoked, valid, or None for an unavailable list."""
+        if uri == self.status_uri(MAIN_LIST):
+            return idx in self.revoked
+        return None
+
+    def canary_hits(self) -> list[Hit]:
+        with self._lock:
+            return list(self.hits)
+
+    def metadata(self) -> dict[str, Any]:
+        u = self.url
+        return {
+            "issuer": u,
+            "token_endpoint": f"{u}/token",
+            "jwks_uri": f"{u}/jwks",
+            "revocation_endpoint": f"{u}/revoke",
+            "introspection_endpoint": f"{u}/introspect",
+            "grant_types_supported": [
+                "urn:ietf:params:oauth:grant-type:mcpa-grant",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "mcpa_version": SPEC_VERSION,
+            "mcpa_grants_endpoint": f"{u}/grants",
+            "mcpa_consent_endpoint": f"{u}/consent",
+            "mcpa_max_chain_depth": 5,
+            "mcpa_max_token_lifetime": 300,
+            "mcpa_status_list_max_age": 60,
+            "mcpa_token_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "mcpa_actor_types_supported": ["agent", "model", "tool"],
+        }
+
+    def status_list_token(self, list_id: str) -> str:
+        now = int(time.time())
+        if list_id == STALE_LIST:
+            now -= 3600  # older than any mcpa_status_list_max_age: must not be used
+        claims = {
+            "sub": self.status_uri(list_id),
+            "iat": now,
+            "exp": now + 60,
+            "ttl": self.status_ttl,
+            "status_list": {"bits": 1, "lst": encode_status_list(self.revoked)},
+        }
+        header = {"alg": "ES256", "typ": "statuslist+jwt", "kid": self.es256.kid}
+        return jose.sign_compact(header, claims, self.es256)
+
+    # -- the ASGI app -------------------------------------------------------------------
+    def app(self) -> Starlette:
+        async def dispatch(request: Request) -> Response:
+            port = request.scope.get("server", ("", 0))[1]
+            hit = Hit(
+                "canary" if port == self.canary_port else "issuer",
+                request.method,
+                request.url.path,
+                time.time(),
+            )
+            with self._lock:
+                self.requests.append(hit)
+                if hit.origin == "canary":
+                    self.hits.append(hit)
+            if hit.origin == "canary":
+                # Tempting answer: the attacker's keys, so a vulnerable verifier accepts.
+                return JSONResponse({"keys": [self.attacker.public_jwk()]})
+            path = request.url.path
+            cache = {"Cache-Control": "max-age=60"}
+            if path == "/.well-known/oauth-authorization-server":
+                return JSONResponse(self.metadata(), headers=cache)
+            if path == "/jwks":
+                return JSONResponse(self.jwks(), headers=cache)
+            if path.startswith("/status/"):
+                list_id = path[len("/status/") :]
+                if list_id == REDIRECT_LIST:  # following it reaches the canary
+                    return Response(
+                        status_code=302, headers={"Location": f"{self.canary_url}/status/1"}
+                    )
+                if list_id not in (MAIN_LIST, STALE_LIST):
+                    return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
+                return Response(
+                    self.status_list_token(list_id),
+                    media_type="application/statuslist+jwt",
+                    headers={"Cache-Control": f"max-age={self.status_ttl}"},
+                )
+            return JSONResponse({"error": "not_found"}, status_code=404)
+
+        routes = [Route("/{path:path}", dispatch, methods=["GET", "POST", "HEAD"])]
+        return Starlette(routes=routes)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> SuiteIssuer:
+        issuer_sock = bind(self.issuer_port)
+        canary_sock = bind(self.canary_port)
+        self.issuer_port = issuer_sock.getsockname()[1]
+        self.canary_port = canary_sock.getsockname()[1]
+        self._sockets = [issuer_sock, canary_sock]
+        config = uvicorn.Config(
+            self.app(),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": self._sockets},
+            daemon=True,
+            name="mcpa-suite-issuer",
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()
+                raise RuntimeError("the suite's issuer did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> SuiteIssuer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def describe(self, resource: str = "", required_scope: str = "") -> str:
+        lines = [
+            "The suite is the issuer for this run:",
+            f"  issuer    {self.url}  (metadata {self.url}/.well-known/oauth-authorization-server,"
+            f" JWKS {self.url}/jwks, status lists {self.url}/status/...)",
+            f"  canary    {self.canary_url}  (must never be contacted by the server under test)",
+        ]
+        if resource:
+            lines += [
+                "Configure the server under test to trust:",
+                f"  issuer          {self.url}",
+                f"  resource (aud)  {resource}",
+                f"  required scope  {required_scope or '(none)'}",
+                "  (the server fetches the suite's keys from its JWKS on first use)",
+            ]
+        return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""Testing the tester: correct miniatures pass everything; each one-defect miniature is
+caught by the check that names the defect's requirement."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.conftest import mini_issuer, mini_verifier, run_issuer, run_verifier
+
+VERIFIER_DEFECTS = {
+    # defect: (check that must catch it, requirement ID it names)
+    "ignores_aud": ("verifier.wrong_aud", "MCPA-VER-015"),
+    "accepts_alg_none": ("verifier.alg_none", "MCPA-VER-008"),
+    "skips_htu": ("verifier.dpop_htu", "MCPA-VER-020"),
+    "skips_ath": ("verifier.dpop_ath", "MCPA-VER-022"),
+    "skips_status": ("verifier.revoked_grant", "MCPA-VER-028"),
+    "accepts_expired": ("verifier.time_claims", "MCPA-VER-016"),
+    "fetches_jku": ("verifier.jku_x5u_not_fetched", "MCPA-VER-009"),
+    "accepts_bearer": ("verifier.bearer_scheme", "MCPA-VER-003"),
+    "skips_replay": ("verifier.dpop_replay", "MCPA-VER-024"),
+}
+ISSUER_DEFECTS = {
+    "scope_grows": ("issuer.exchange_scope", "MCPA-XCH-005"),
+    "non_audience_exchange": ("issuer.exchange_only_audience", "MCPA-XCH-003"),
+    "extends_expiry": ("issuer.exchange_expiry", "MCPA-XCH-006"),
+    "ignores_depth": ("issuer.exchange_depth", "MCPA-XCH-007"),
+    "ignores_grant_revocation": ("issuer.grant_revocation", "MCPA-REV-004"),
+}
+
+
+def _outcomes(report):
+    return {c.id: c for c in report.checks}
+
+
+def test_correct_mini_verifier_passes_every_check():
+    with mini_verifier() as (mini, port):
+        report = run_verifier(mini, port)
+    bad = [(c.id, c.reason) for c in report.checks if c.outcome != "pass"]
+    assert not bad
+    assert report.classes()["Verifier"] == "passed"
+
+
+def test_correct_mini_issuer_passes_every_check():
+    with mini_issuer() as (_, cfg):
+        report = run_issuer(cfg)
+    bad = [(c.id, c.reason) for c in report.checks if c.outcome != "pass"]
+    assert not bad
+    assert report.classes()["Issuer"] == "passed"
+
+
+@pytest.mark.parametrize("defect", sorted(VERIFIER_DEFECTS))
+def test_broken_verifier_is_caught(defect):
+    check_id, requirement = VERIFIER_DEFECTS[defect]
+    with mini_verifier(defect) as (mini, port):
+        report = run_verifier(mini, port, only={check_id, "verifier.valid_token_accepted"})
+    results = _outcomes(report)
+    assert results["verifier.valid_token_accepted"].outcome == "pass"
+    caught = results[check_id]
+    assert caught.outcome == "fail", caught.reason
+    assert requirement in caught.requirements
+    assert not report.passed()
+    if defect != "fetches_jku":
+        # The counterexample carries the decoded token, the request and the response.
+        cx = caught.counterexample
+        assert cx is not None
+        assert {"request", "response", "token_claims", "token_header"} <= set(cx)
+        assert requirement in caught.reason
+
+
+@pytest.mark.parametrize("defect", sorted(ISSUER_DEFECTS))
+def test_broken_issuer_is_caught(defect):
+    check_id, requirement = ISSUER_DEFECTS[defect]
+    with mini_issuer(defect) as (_, cfg):
+        report = run_issuer(cfg, only={check_id, "issuer.issuance"})
+    results = _outcomes(report)
+    assert results["issuer.issuance"].outcome == "pass"
+    caught = results[check_id]
+    assert caught.outcome == "fail", caught.reason
+    assert requirement in caught.requirements
+    assert caught.reason
+
+
+@pytest.mark.parametrize(
+    ("defect", "requirement"), [("skips_htu", "MCPA-VER-020"), ("accepts_bearer", "MCPA-VER-003")]
+)
+def test_generated_mutations_find_and_shrink(defect, requirement):
+    """The Hypothesis property finds these defects on its own; the shrunk counterexample
+    is decided by the defect's rule (the only rule where miniature and oracle differ)."""
+    with mini_verifier(defect) as (mini, port):
+        report = run_verifier(mini, port, only={"verifier.generated_mutations"}, profile="default")
+    result = report.checks[0]
+    assert result.outcome == "fail", result.reason
+    assert f"[{requirement}:" in result.reason
+    assert result.counterexample is not None
+    assert {"token_claims", "request", "response", "note"} <= set(result.counterexample)
+
+
+@pytest.mark.parametrize("defect", ["ignores_grant_revocation", "ignores_depth"])
+def test_state_machine_finds_defect(defect):
+    with mini_issuer(defect) as (_, cfg):
+        report = run_issuer(cfg, only={"issuer.stateful_attenuation"})
+    result = report.checks[0]
+    assert result.outcome == "fail", result.reason
+    assert "MCPA-XCH-007" in result.requirements
