@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import io
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,10 @@ from tests.conformance.broken.server import free_port, serve
 
 TOOL_RESOURCES = ("http://127.0.0.1:9/tool-1", "http://127.0.0.1:9/tool-2")
 FINAL_RESOURCE = "http://127.0.0.1:9/final"
+
+# Where runs that write no report keep the suite issuer's key file: never the working tree.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="mcpa-conformance-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 
 @contextmanager
@@ -49,7 +56,7 @@ def run_verifier(
         profile=PROFILES[profile],
         seed=seed,
         expected={},
-        out=out or Path("unused"),
+        out=out or _SCRATCH,
         verifier_override=VerifierConfig(mini.resource, mini.resource, "POST", "data:read", port),
         issuer_port=port,
         only=only,
@@ -120,7 +127,7 @@ def run_issuer(
         profile=PROFILES[profile],
         seed=seed,
         expected={},
-        out=Path("unused"),
+        out=_SCRATCH,
         only=only,
         stream=io.StringIO(),
     )
