@@ -101,6 +101,10 @@ def resolve(value: Any, issuer: SuiteIssuer) -> Any:
         return issuer.status_uri("redirect")
     if value == "$issuer_status_stale":
         return issuer.status_uri("stale")
+    if value == "$issuer_status_oversize":
+        return issuer.status_uri("oversize")
+    if value == "$issuer_status_inflates_too_far":
+        return issuer.status_uri("inflates-too-far")
     if value == "$issuer_slash":
         return issuer.url + "/"
     return value

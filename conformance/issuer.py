@@ -8,12 +8,16 @@ without touching anybody else's.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import ipaddress
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -78,6 +82,7 @@ class Token:
     grant_id: str
     parent: Token | None = None
     revoked: bool = False  # revoked itself (RFC 7009)
+    response: httpx.Response | None = field(default=None, repr=False, compare=False)
 
     @property
     def depth(self) -> int:
@@ -287,7 +292,7 @@ class IssuerRun:
                 f"{what}: the issued token does not verify with the issuer's JWKS: {exc}",
                 counterexample(resp, token=raw),
             ) from None
-        return Token(raw, header, claims, holder, key, grant_id, parent)
+        return Token(raw, header, claims, holder, key, grant_id, parent, response=resp)
 
     def introspect(self, who: Client, token: str) -> dict[str, Any]:
         resp = self.post_form("introspection_endpoint", [("token", token), *self.auth_params(who)])
@@ -344,6 +349,18 @@ class IssuerRun:
             else:
                 self._grant = self.config.grants.grant_ids[0]
         return self._grant
+
+    def grant_object(self, grant_id: str) -> dict[str, Any]:
+        """The grant as its client (the agent) reads it through the grants API."""
+        resp = self.client.get(
+            self.grants_url(f"/{grant_id}"), headers=self.grants_auth(self.agent)
+        )
+        if resp.status_code != 200:
+            raise Failed(f"GET own grant: HTTP {resp.status_code}", counterexample(resp))
+        body = resp.json()
+        if not isinstance(body, dict):
+            raise Failed("the grant is not a JSON object", counterexample(resp))
+        return body
 
     def revoke_grant(self, grant_id: str) -> httpx.Response:
         resp = self.client.delete(
@@ -437,6 +454,30 @@ def _cacheable(run: IssuerRun) -> None:
             raise Failed(f"{url}: Cache-Control is {cc!r}", counterexample(resp))
 
 
+def _max_age(resp: httpx.Response) -> int | None:
+    m = re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", resp.headers.get("cache-control", ""))
+    return int(m.group(1)) if m else None
+
+
+@check(
+    "cache_lifetimes",
+    "The JWK Set is cacheable for at most 300 s and the metadata for at most 86 400 s",
+    ["MCPA-DSC-010"],
+    severity="SHOULD",
+)
+def _cache_lifetimes(run: IssuerRun) -> None:
+    for url, limit in (
+        (run.url.rstrip("/") + "/.well-known/oauth-authorization-server", 86400),
+        (run.endpoint("jwks_uri"), 300),
+    ):
+        resp = run.client.get(url)
+        age = _max_age(resp)
+        if age is None:
+            raise Skipped(f"{url} has no max-age (see issuer.metadata_cacheable)")
+        if age > limit:
+            raise Failed(f"{url}: max-age {age} exceeds {limit} s", counterexample(resp))
+
+
 @check(
     "jwks",
     "JWKS holds public keys only, with kid, alg and use, unique kids, an ES256 key",
@@ -506,6 +547,7 @@ def _auth_required(run: IssuerRun) -> None:
         "MCPA-CLA-008",
         "MCPA-CLA-009",
         "MCPA-CLA-010",
+        "MCPA-SEC-007",
     ],
 )
 def _bad_assertion(run: IssuerRun) -> None:
@@ -547,6 +589,30 @@ def _bad_assertion(run: IssuerRun) -> None:
             {**hdr, "typ": "mcpa+jwt"}, {**base, "jti": jose.random_id()}, a.key
         ),
     }
+    # Strict JWS handling (MCPA-SEC-007: parsing as MCPA-VER-006, the alg allow-list before
+    # any key as MCPA-VER-008, the signature as MCPA-VER-012).
+    for variant in ("None", "NONE", "nOnE"):
+        cases[f"alg {variant}"] = (
+            jose.b64u_json({"alg": variant})
+            + "."
+            + jose.b64u_json({**base, "jti": jose.random_id()})
+            + "."
+        )
+    for mac_alg, digest in (("HS256", hashlib.sha256), ("HS512", hashlib.sha512)):
+        cases[f"alg {mac_alg} keyed with the client's public JWK"] = _hmac_signed(
+            {"alg": mac_alg, "kid": a.key.kid}, {**base, "jti": jose.random_id()}, a.key, digest
+        )
+    good = jose.sign_compact(hdr, {**base, "jti": jose.random_id()}, a.key)
+    h64, c64, s64 = good.split(".")
+    cases["signature with base64 padding"] = f"{h64}.{c64}.{s64}=="
+    std = base64.b64encode(jose.b64u_decode(s64)).decode("ascii").rstrip("=")
+    if std != s64:
+        cases["signature in the standard base64 alphabet (+/)"] = f"{h64}.{c64}.{std}"
+    cases["four segments"] = good + "." + s64
+    cases["all-zero signature (ECDSA r = s = 0)"] = f"{h64}.{c64}." + jose.b64u(bytes(64))
+    raw_sig = bytearray(jose.b64u_decode(s64))
+    raw_sig[-1] ^= 1
+    cases["signature bit flipped"] = f"{h64}.{c64}.{jose.b64u(bytes(raw_sig))}"
     # A client_id parameter naming another client than the assertion (MCPA-CLA-009).
     resp = run.token_request(
         run.agent, [*_issue_params(run), ("client_id", run.tool(0).client_id)], jose.Key.generate()
@@ -560,6 +626,14 @@ def _bad_assertion(run: IssuerRun) -> None:
             {"DPoP": jose.dpop_proof(jose.Key.generate(), "POST", run.endpoint("token_endpoint"))},
         )
         expect_error(resp, 401, "invalid_client", f"assertion {label}", token=assertion)
+
+
+def _hmac_signed(header: dict[str, Any], claims: dict[str, Any], key: jose.Key, digest: Any) -> str:
+    """A JWS MACed with the JSON text of ``key``'s public JWK as the secret (key confusion)."""
+    signing_input = jose.b64u_json(header) + "." + jose.b64u_json(claims)
+    secret = json.dumps(key.public_jwk(), separators=(",", ":")).encode()
+    mac = hmac.new(secret, signing_input.encode("ascii"), digest).digest()
+    return signing_input + "." + jose.b64u(mac)
 
 
 @check(
@@ -783,6 +857,371 @@ def _issuance(run: IssuerRun) -> None:
             raise Failed(f"scope={one!r} requested, token scope {narrow.claims.get('scope')!r}")
 
 
+def _depth_limit(run: IssuerRun, grant: str) -> int:
+    """min(grant max_depth, mcpa_max_chain_depth), the grant read through the grants API."""
+    depth = run.grant_object(grant).get("max_depth")
+    return min(run.max_depth, depth) if isinstance(depth, int) else run.max_depth
+
+
+def _token_family(run: IssuerRun) -> tuple[str, list[Token]]:
+    """An issued token, one with a narrower scope, and two exchanges down the chain."""
+    grant = run.grant()
+    first = run.issue(grant)
+    out = [first]
+    if len(run.all_scopes()) > 1:
+        out.append(run.issue(grant, scope=" ".join(run.all_scopes()[:1])))
+    hop = run.exchange(first, run.tool(0), run.tool_resource(0))
+    out.append(hop)
+    if _depth_limit(run, grant) >= 4:
+        out.append(run.exchange(hop, run.tool(0), run.final_resource()))
+    return grant, out
+
+
+def _segments_problems(raw: str) -> list[str]:
+    """MCPA-TOK-014: JWS Compact Serialization, one signature, not encrypted/nested/unsecured."""
+    parts = raw.split(".")
+    if len(parts) != 3:
+        return [f"{len(parts)} segments, not the 3 of a JWS compact serialization"]
+    problems = []
+    try:
+        header = json.loads(jose.b64u_decode(parts[0]))
+        payload = json.loads(jose.b64u_decode(parts[1]))
+        sig = jose.b64u_decode(parts[2])
+    except (jose.JoseError, ValueError, UnicodeDecodeError) as exc:
+        return [f"a segment is not strict base64url JSON: {exc}"]
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        return ["header or payload is not a JSON object (nested or not a JWT)"]
+    if str(header.get("alg", "")).lower() == "none" or not sig:
+        problems.append("unsecured JWS (alg none or empty signature)")
+    if "enc" in header or "zip" in header:
+        problems.append("JWE header members (enc/zip): the token is encrypted")
+    if str(header.get("cty", "")).upper() == "JWT":
+        problems.append("cty JWT: a nested token")
+    return problems
+
+
+@check(
+    "token_encoding",
+    "Issued and exchanged tokens are compact JWS with one signature, never encrypted, nested "
+    "or unsecured; iat, nbf and exp are integers and nbf is not after exp",
+    ["MCPA-TOK-014", "MCPA-TOK-015"],
+)
+def _token_encoding(run: IssuerRun) -> None:
+    _, tokens = _token_family(run)
+    for tok in tokens:
+        problems = _segments_problems(tok.raw)
+        c = tok.claims
+        for name in ("iat", "nbf", "exp"):
+            if name not in c and name == "nbf":
+                continue
+            value = c.get(name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(f"{name} is {value!r}, not a JSON integer")
+        # A JSON number with a fraction or exponent decodes as a float in Python; "1.0" too.
+        payload = jose.b64u_decode(tok.raw.split(".")[1]).decode("utf-8", "replace")
+        for name in ("iat", "nbf", "exp"):
+            if re.search(rf'"{name}"\s*:\s*-?\d+[.eE]', payload):
+                problems.append(f"{name} has a fraction or exponent")
+        nbf, exp = c.get("nbf"), c.get("exp")
+        if isinstance(nbf, int) and isinstance(exp, int) and nbf > exp:
+            problems.append(f"nbf {nbf} is later than exp {exp}")
+        if problems:
+            raise Failed(
+                f"token at depth {tok.depth}: " + "; ".join(problems), _token_cx(tok.response, tok)
+            )
+
+
+@check(
+    "token_grant_fields",
+    "Every token's scope is a non-empty list of distinct scope tokens of the grant, and its "
+    "sub is the grant's sub, the same in every derived token",
+    ["MCPA-TOK-012", "MCPA-TOK-016"],
+)
+def _token_grant_fields(run: IssuerRun) -> None:
+    grant, tokens = _token_family(run)
+    g = run.grant_object(grant)
+    raw_scopes = g.get("scopes")
+    grant_scopes: list[str] = (
+        [str(x) for x in raw_scopes] if isinstance(raw_scopes, list) else run.all_scopes()
+    )
+    for tok in tokens:
+        problems = []
+        scope = tok.claims.get("scope")
+        pieces = scope.split(" ") if isinstance(scope, str) else []
+        if not isinstance(scope, str) or not scope:
+            problems.append(f"scope is {scope!r}, not a non-empty string")
+        elif "" in pieces:
+            problems.append(f"scope {scope!r} is not single-space delimited")
+        elif len(set(pieces)) != len(pieces):
+            problems.append(f"scope {scope!r} repeats a scope token")
+        outside = [p for p in pieces if p and p not in grant_scopes]
+        if outside:
+            problems.append(f"scope tokens {outside} are not in the grant's scopes")
+        if tok.claims.get("sub") != g.get("sub"):
+            problems.append(f"sub {tok.claims.get('sub')!r} is not the grant's {g.get('sub')!r}")
+        if tok.claims.get("sub") != tokens[0].claims.get("sub"):
+            problems.append("sub differs between tokens of the same grant")
+        if problems:
+            raise Failed(
+                f"token at depth {tok.depth}: " + "; ".join(problems), _token_cx(tok.response, tok)
+            )
+
+
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}$"
+)
+
+
+def jti_bits(jti: str) -> float:
+    """An upper bound of the random bits a jti string can hold, from its length and alphabet."""
+    if _UUID.match(jti):
+        return 122.0  # a version 4 UUID has 122 random bits
+    if re.fullmatch(r"[0-9a-fA-F]+", jti):
+        return 4.0 * len(jti)
+    if re.fullmatch(r"[A-Za-z0-9_\-+/=]+", jti):
+        return 6.0 * len(jti.rstrip("="))
+    if jti.isascii():
+        return 6.6 * len(jti)  # log2(95) per printable character
+    return 16.0 * len(jti)
+
+
+@check(
+    "token_jti",
+    "Every jti can hold 128 random bits and no two tokens share one",
+    ["MCPA-TOK-010"],
+)
+def _token_jti(run: IssuerRun) -> None:
+    grant = run.grant()
+    count = 8 if run.profile.name == "quick" else 20
+    seen: dict[str, Token] = {}
+    for _ in range(count):
+        tok = run.issue(grant)
+        jti = tok.claims.get("jti")
+        if not isinstance(jti, str):
+            raise Failed(f"jti is {jti!r}, not a string", _token_cx(tok.response, tok))
+        if jti_bits(jti) < 128:
+            raise Failed(
+                f"jti {jti!r} cannot hold 128 random bits (at most {jti_bits(jti):.0f})",
+                _token_cx(tok.response, tok),
+            )
+        if jti in seen:
+            raise Failed(f"two tokens share the jti {jti!r}", _token_cx(tok.response, tok))
+        seen[jti] = tok
+
+
+@check(
+    "token_hop_members",
+    "Hops of the chain carry only actor_type, sub and act",
+    ["MCPA-TOK-020"],
+    severity="SHOULD",
+)
+def _hop_members(run: IssuerRun) -> None:
+    _, tokens = _token_family(run)
+    for tok in tokens:
+        node: Any = tok.claims.get("act")
+        while isinstance(node, dict):
+            extra = sorted(set(node) - {"actor_type", "sub", "act"})
+            if extra:
+                raise Failed(
+                    f"token at depth {tok.depth}: hop {node.get('sub')!r} carries {extra}",
+                    _token_cx(tok.response, tok),
+                )
+            node = node.get("act")
+
+
+@check(
+    "no_refresh_token",
+    "Issuance and exchange responses never carry a refresh token",
+    ["MCPA-ISS-015"],
+)
+def _no_refresh(run: IssuerRun) -> None:
+    grant = run.grant()
+    resp, key = run.issue_raw(grant, run.tool_resource(0))
+    subject = run.accept_token(resp, run.agent, key, grant, parent=None, what="issuance")
+    resp2, _ = run.exchange_raw(subject, run.tool(0), run.final_resource())
+    for r, what in ((resp, "issuance"), (resp2, "exchange")):
+        body = r.json() if r.status_code == 200 else {}
+        if r.status_code != 200:
+            raise Failed(f"{what} refused: HTTP {r.status_code}", counterexample(r))
+        if isinstance(body, dict) and "refresh_token" in body:
+            raise Failed(f"the {what} response carries a refresh_token", counterexample(r))
+
+
+@check(
+    "no_dpop_nonce",
+    "The token endpoint never requires a DPoP nonce: no use_dpop_nonce, no DPoP-Nonce",
+    ["MCPA-ISS-013"],
+)
+def _no_nonce(run: IssuerRun) -> None:
+    grant = run.grant()
+    ep = run.endpoint("token_endpoint")
+    key = jose.Key.generate()
+    responses = []
+    ok, _ = run.issue_raw(grant, run.tool_resource(0), dpop=key)
+    responses.append(ok)
+    stale = jose.dpop_proof(key, "POST", ep, iat=int(time.time()) - 3600)
+    responses.append(run.token_request(run.agent, _issue_params(run), key, proof=stale))
+    responses.append(run.token_request(run.agent, _issue_params(run), None))
+    for resp in responses:
+        if oauth_error(resp) == "use_dpop_nonce" or "dpop-nonce" in resp.headers:
+            raise Failed(
+                "the token endpoint asks for a DPoP nonce (use_dpop_nonce or DPoP-Nonce)",
+                counterexample(resp),
+            )
+    if ok.status_code != 200:
+        raise Failed(
+            f"issuance with a proof without nonce refused: HTTP {ok.status_code} "
+            f"{oauth_error(ok)!r}",
+            counterexample(ok),
+        )
+    subject = run.accept_token(ok, run.agent, key, grant, parent=None, what="issuance")
+    resp, _ = run.exchange_raw(subject, run.tool(0), run.final_resource())
+    if resp.status_code != 200 or "dpop-nonce" in resp.headers:
+        raise Failed(
+            "exchange with a proof without nonce refused or answered with DPoP-Nonce",
+            counterexample(resp),
+        )
+
+
+@check(
+    "check_order",
+    "A request wrong in several ways gets the error of the first failing check of section "
+    "4.3.2 and Table 4-1",
+    ["MCPA-ISS-014"],
+)
+def _check_order(run: IssuerRun) -> None:
+    grant = run.grant()
+    r = run.tool_resource(0)
+    model = run.config.agent.model
+    bad_grant = "grt_does_not_exist_" + jose.random_id()
+    bad_model = "model-not-in-grant-" + jose.random_id(4)
+    bad_resource = "https://not-in-grant.example/api"
+    bad_scope = "scope-not-in-grant:" + jose.random_id(4)
+    stranger = jose.Key.generate()
+    bad_assertion = jose.client_assertion(stranger, run.agent.client_id, run.metadata()["issuer"])
+
+    def issue(gid: str, res: str, mdl: str, scope: str | None = None) -> list[tuple[str, str]]:
+        p = [("grant_type", GT_GRANT), ("grant_id", gid), ("resource", res), ("actor_model", mdl)]
+        return p + ([("scope", scope)] if scope is not None else [])
+
+    def send(
+        params: list[tuple[str, str]], *, dpop: bool = True, assertion: str | None = None
+    ) -> httpx.Response:
+        key = jose.Key.generate()
+        headers = {"DPoP": jose.dpop_proof(key, "POST", run.endpoint("token_endpoint"))}
+        return run.post_form(
+            "token_endpoint",
+            params + run.auth_params(run.agent, assertion=assertion),
+            headers if dpop else {},
+        )
+
+    cases: list[tuple[str, httpx.Response, int, str]] = [
+        (
+            "repeated parameter (step 1) and a bad client assertion (step 2)",
+            send([*issue(grant, r, model), ("resource", r)], assertion=bad_assertion),
+            400,
+            "invalid_request",
+        ),
+        (
+            "bad client assertion (step 2) and an unsupported grant_type (step 3)",
+            send([("grant_type", "password")], assertion=bad_assertion),
+            401,
+            "invalid_client",
+        ),
+        (
+            "unsupported grant_type (step 3) and no DPoP proof (step 5)",
+            send([("grant_type", "password")], dpop=False),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "missing actor_model (step 4) and no DPoP proof (step 5)",
+            send(issue(grant, r, model)[:3], dpop=False),
+            400,
+            "invalid_request",
+        ),
+        (
+            "no DPoP proof (step 5) and an unknown grant (step 6)",
+            send(issue(bad_grant, r, model), dpop=False),
+            400,
+            "invalid_dpop_proof",
+        ),
+        (
+            "unknown grant (step 6), model, resource and scope outside the grant",
+            send(issue(bad_grant, bad_resource, bad_model, bad_scope)),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "model (step 8), resource (step 9) and scope (step 10) outside the grant",
+            send(issue(grant, bad_resource, bad_model, bad_scope)),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "resource (step 9) and scope (step 10) outside the grant",
+            send(issue(grant, bad_resource, model, bad_scope)),
+            400,
+            "invalid_target",
+        ),
+    ]
+    for label, resp, status, error in cases:
+        expect_error(resp, status, error, label)
+
+
+def _flip_case(value: str) -> str | None:
+    flipped = value.swapcase()
+    return flipped if flipped != value else None
+
+
+@check(
+    "case_sensitive",
+    "Grant ids, resources, scopes, models and client ids are compared case-sensitively",
+    ["MCPA-GEN-005"],
+)
+def _case_sensitive(run: IssuerRun) -> None:
+    grant = run.grant()
+    r = run.tool_resource(0)
+    done = 0
+    gid = _flip_case(grant)
+    if gid is not None and gid != grant:
+        resp, _ = run.issue_raw(gid, r)
+        expect_error(resp, 400, "invalid_grant", f"grant_id {gid!r} (the grant's, case flipped)")
+        done += 1
+    res = _flip_case(r)
+    if res is not None and res not in run.resources():
+        resp, _ = run.issue_raw(grant, res)
+        expect_error(resp, 400, "invalid_target", f"resource {res!r} (case flipped)")
+        done += 1
+    scopes = run.all_scopes()
+    sc = _flip_case(scopes[0]) if scopes else None
+    if sc is not None and sc not in scopes:
+        resp, _ = run.issue_raw(grant, r, scope=sc)
+        expect_error(resp, 400, "invalid_scope", f"scope {sc!r} (case flipped)")
+        done += 1
+    models = run.config.grants.models or [run.config.agent.model]
+    mdl = _flip_case(run.config.agent.model)
+    if mdl is not None and mdl not in models:
+        resp, _ = run.issue_raw(grant, r, model=mdl)
+        expect_error(resp, 400, "invalid_grant", f"actor_model {mdl!r} (case flipped)")
+        done += 1
+    cid = _flip_case(run.agent.client_id)
+    known = {run.agent.client_id, *(t.client_id for t in run.tools)}
+    if cid is not None and cid not in known:
+        assertion = jose.client_assertion(run.agent.key, cid, run.metadata()["issuer"])
+        params = _issue_params(run) + run.auth_params(run.agent, assertion=assertion)
+        resp = run.post_form(
+            "token_endpoint",
+            params,
+            {"DPoP": jose.dpop_proof(jose.Key.generate(), "POST", run.endpoint("token_endpoint"))},
+        )
+        expect_error(resp, 401, "invalid_client", f"client assertion for client {cid!r}")
+        done += 1
+    if not done:
+        raise Skipped("no identifier of the configuration has letters to flip the case of")
+
+
 @check(
     "issuance_refusals",
     "Issuance outside the grant is refused with the spec's errors",
@@ -979,12 +1418,16 @@ def _deepen(run: IssuerRun, tok: Token) -> tuple[httpx.Response, jose.Key]:
 @check(
     "exchange_depth",
     "Exchange beyond the grant's or the issuer's maximum depth is refused",
-    ["MCPA-XCH-007", "MCPA-GRT-009"],
+    ["MCPA-XCH-007", "MCPA-GRT-009", "MCPA-TOK-019"],
 )
 def _xch_depth(run: IssuerRun) -> None:
+    # The shared grant's limit is min(its max_depth, mcpa_max_chain_depth) (MCPA-TOK-019):
+    # the issuer maximum for a grant the suite created, possibly less for an existing one.
     limits: list[tuple[str, int]] = [("issuer maximum", run.max_depth)]
     if run.admin:
         limits.insert(0, ("grant max_depth 3", 3))
+    else:
+        limits = [("min(grant max_depth, issuer maximum)", _depth_limit(run, run.grant()))]
     for label, limit in limits:
         grant = run.create_grant(max_depth=3) if label.startswith("grant") else run.grant()
         tok = run.issue(grant)
@@ -1061,13 +1504,16 @@ def _introspection(run: IssuerRun) -> None:
 @check(
     "token_revocation",
     "RFC 7009 revocation by the holder makes the token and its "
-    "descendants inactive and un-exchangeable; others cannot revoke it",
-    ["MCPA-REV-005", "MCPA-REV-004"],
+    "descendants (direct and transitive) inactive and un-exchangeable; others cannot revoke it",
+    ["MCPA-REV-005", "MCPA-REV-004", "MCPA-XCH-013"],
 )
 def _token_revocation(run: IssuerRun) -> None:
     grant = run.grant()
     subject = run.issue(grant)
     child = run.exchange(subject, run.tool(0), run.tool_resource(0))
+    # A grandchild (depth 4) when the limits allow it: revocation cascades transitively.
+    limit = _depth_limit(run, grant)
+    grandchild = run.exchange(child, run.tool(0), run.tool_resource(0)) if limit >= 5 else None
     resp = run.revoke_token(run.tool(0), subject.raw)  # not the holder
     if run.introspect(run.agent, subject.raw).get("active") is not True:
         raise Failed("a client other than the holder revoked the token", counterexample(resp))
@@ -1083,6 +1529,15 @@ def _token_revocation(run: IssuerRun) -> None:
     expect_error(r2, 400, "invalid_grant", "exchange of a revoked token")
     r3, _ = run.exchange_raw(child, run.tool(0), run.final_resource())
     expect_error(r3, 400, "invalid_grant", "exchange of a descendant of a revoked token")
+    if grandchild is not None:
+        if run.introspect(run.tool(0), grandchild.raw).get("active") is not False:
+            raise Failed(
+                "a token exchanged from a token exchanged from a revoked token is still active"
+            )
+        r5, _ = run.exchange_raw(grandchild, run.tool(0), run.final_resource())
+        expect_error(
+            r5, 400, "invalid_grant", "exchange of a transitive descendant of a revoked token"
+        )
     r4 = run.revoke_token(run.agent, "unknown-token-" + jose.random_id())
     if r4.status_code != 200:
         raise Failed("revoking an unknown token is not 200", counterexample(r4))
@@ -1132,6 +1587,125 @@ def _status_list(run: IssuerRun) -> None:
         problems.append(f"lst does not decode: {exc}")
     if problems:
         raise Failed("; ".join(problems), counterexample(resp))
+
+
+def loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(url: Any) -> str | None:
+    """MCPA-GEN-001: https, or http on a loopback host; None when the URL is fine."""
+    if not isinstance(url, str):
+        return f"{url!r} is not a URL string"
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname and loopback_host(parts.hostname):
+        return None
+    return f"{url!r} is neither https nor http on a loopback host"
+
+
+@check(
+    "status_uri",
+    "A token's status list URI is the issuer identifier plus one path, without query, "
+    "fragment or dot segment, and answers GET without authentication with the list token",
+    ["MCPA-TOK-017", "MCPA-REV-011"],
+)
+def _status_uri(run: IssuerRun) -> None:
+    tok = run.issue(run.grant())
+    sl = tok.claims.get("status", {}).get("status_list", {})
+    uri = sl.get("uri") if isinstance(sl, dict) else None
+    issuer = str(run.metadata()["issuer"])
+    prefix = issuer if issuer.endswith("/") else issuer + "/"
+    problems = []
+    if not isinstance(uri, str):
+        raise Failed(f"status.status_list.uri is {uri!r}", _token_cx(tok.response, tok))
+    bad_scheme = url_problem(uri)
+    if bad_scheme:
+        problems.append(bad_scheme)
+    if not uri.startswith(prefix) or len(uri) == len(prefix):
+        problems.append(f"{uri!r} does not start with the issuer identifier followed by '/'")
+    parts = urlsplit(uri)
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        problems.append(f"{uri!r} has a query or fragment")
+    if any(seg in (".", "..") for seg in parts.path.split("/")):
+        problems.append(f"{uri!r} has a dot segment")
+    if problems:
+        raise Failed("; ".join(problems), _token_cx(tok.response, tok))
+    resp = run.client.get(uri)  # no credentials of any kind
+    if resp.status_code != 200:
+        raise Failed(f"unauthenticated GET {uri}: HTTP {resp.status_code}", counterexample(resp))
+    if resp.headers.get("content-type", "").split(";")[0].strip() != "application/statuslist+jwt":
+        problems.append(f"Content-Type is {resp.headers.get('content-type')!r}")
+    try:
+        _, claims = jose.verify_with_jwks(resp.text.strip(), run.jwks())
+    except jose.JoseError as exc:
+        raise Failed(
+            f"the body is not a list token of the issuer: {exc}", counterexample(resp)
+        ) from None
+    if claims.get("sub") != uri:
+        problems.append("the list token's sub is not the URI it was fetched from")
+    if problems:
+        raise Failed("; ".join(problems), counterexample(resp))
+
+
+@check(
+    "urls_https",
+    "Every URL in the metadata, in tokens and in grant objects is https (or http on loopback)",
+    ["MCPA-GEN-001"],
+)
+def _urls_https(run: IssuerRun) -> None:
+    md_resp = run.client.get(run.url.rstrip("/") + "/.well-known/oauth-authorization-server")
+    md = run.metadata()
+    problems = []
+    for name in (
+        "issuer",
+        "token_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "mcpa_grants_endpoint",
+        "mcpa_consent_endpoint",
+    ):
+        if name in md:
+            p = url_problem(md[name])
+            if p:
+                problems.append(f"metadata {name}: {p}")
+    if problems:
+        raise Failed("; ".join(problems), counterexample(md_resp))
+    grant = run.grant()
+    tok = run.issue(grant)
+    hop = run.exchange(tok, run.tool(0), run.final_resource())
+    for t in (tok, hop):
+        c = t.claims
+        sl = c.get("status", {}).get("status_list", {})
+        for name, value in (
+            ("iss", c.get("iss")),
+            ("aud", c.get("aud")),
+            ("status uri", sl.get("uri")),
+        ):
+            p = url_problem(value)
+            if p:
+                raise Failed(f"token claim {name}: {p}", _token_cx(t.response, t))
+    resp = run.client.get(run.grants_url(f"/{grant}"), headers=run.grants_auth(run.agent))
+    g = resp.json() if resp.status_code == 200 else {}
+    values: list[tuple[str, Any]] = [
+        (f"resources[{i}]", r) for i, r in enumerate(g.get("resources") or [])
+    ]
+    sl = g.get("status_list")
+    if isinstance(sl, dict):
+        values.append(("status_list.uri", sl.get("uri")))
+    if g.get("approval_uri") is not None:
+        values.append(("approval_uri", g.get("approval_uri")))
+    for name, value in values:
+        p = url_problem(value)
+        if p:
+            raise Failed(f"grant {name}: {p}", counterexample(resp))
 
 
 @check(
@@ -1330,6 +1904,246 @@ def _grant_bad(run: IssuerRun) -> None:
     expect_error(resp, 400, "invalid_request", "grant creation with resources not a list")
 
 
+@check(
+    "grant_admin_create",
+    "A grant created with the admin token is active at once (201), and stores the metadata "
+    "maxima when max_depth and max_token_lifetime are absent and expires_at = created_at + "
+    "expires_in",
+    ["MCPA-GRT-011", "MCPA-GRT-020"],
+)
+def _grant_admin_create(run: IssuerRun) -> None:
+    if not run.admin:
+        raise Skipped("grants mode is 'existing': the suite cannot create grants")
+    g = run.config.grants
+    body: dict[str, Any] = {
+        "sub": g.user,
+        "client_id": run.agent.client_id,
+        "resources": run.resources(),
+        "scopes": list(g.scopes),
+        "tools": [t.client_id for t in run.tools],
+        "models": list(g.models or [run.config.agent.model]),
+        "purpose": "MCP-Auth conformance suite: defaults",
+        "expires_in": 600,
+    }
+    resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(None))
+    if resp.status_code != 201:
+        raise Failed(
+            f"admin grant creation: HTTP {resp.status_code} {oauth_error(resp)!r}",
+            counterexample(resp, body=body),
+        )
+    grant = resp.json()
+    md = run.metadata()
+    problems = []
+    if not isinstance(grant, dict) or not grant.get("grant_id"):
+        raise Failed("the 201 answer is not the grant", counterexample(resp, body=body))
+    if grant.get("status") != "active":
+        problems.append(f"status is {grant.get('status')!r}, not active")
+    depth = md.get("mcpa_max_chain_depth", 5)
+    if grant.get("max_depth") != depth:
+        problems.append(
+            f"max_depth is {grant.get('max_depth')!r}, not mcpa_max_chain_depth {depth}"
+        )
+    lifetime = md.get("mcpa_max_token_lifetime", 300)
+    if grant.get("max_token_lifetime") != lifetime:
+        problems.append(
+            f"max_token_lifetime is {grant.get('max_token_lifetime')!r}, not "
+            f"mcpa_max_token_lifetime {lifetime}"
+        )
+    created, expires = grant.get("created_at"), grant.get("expires_at")
+    if not isinstance(created, int) or not isinstance(expires, int) or expires - created != 600:
+        problems.append(f"expires_at {expires!r} is not created_at {created!r} + 600")
+    if problems:
+        raise Failed("; ".join(problems), counterexample(resp, body=body))
+
+
+@check(
+    "grant_create_non_agent",
+    "A grant creation by a client that is not an agent is refused with 403 access_denied",
+    ["MCPA-GRT-015"],
+)
+def _grant_non_agent(run: IssuerRun) -> None:
+    g = run.config.grants
+    body = {
+        "sub": g.user or "alice",
+        "resources": [run.tool_resource(0)],
+        "scopes": list(g.scopes or ["data:read"])[:1],
+        "tools": [run.tool(0).client_id],
+        "models": [run.config.agent.model],
+        "purpose": "conformance: a tool must not create grants",
+    }
+    resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.tool(0)))
+    expect_error(resp, 403, "access_denied", "a tool client creating a grant")
+
+
+@check(
+    "grants_no_store",
+    "Every response of the grants API carries Cache-Control: no-store",
+    ["MCPA-GRT-016"],
+)
+def _grants_no_store(run: IssuerRun) -> None:
+    grant = run.grant()
+    samples: list[tuple[str, httpx.Response]] = [
+        ("GET /grants", run.client.get(run.grants_url(), headers=run.grants_auth(run.agent))),
+        (
+            "GET /grants/{id}",
+            run.client.get(run.grants_url(f"/{grant}"), headers=run.grants_auth(run.agent)),
+        ),
+        (
+            "GET /grants/{id}/events",
+            run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent)),
+        ),
+        (
+            "GET another client's grant (404)",
+            run.client.get(run.grants_url(f"/{grant}"), headers=run.grants_auth(run.tool(0))),
+        ),
+        ("GET /grants without credentials (401)", run.client.get(run.grants_url())),
+        (
+            "GET /grants with an invalid status (400)",
+            run.client.get(
+                run.grants_url(), params={"status": "bogus"}, headers=run.grants_auth(run.agent)
+            ),
+        ),
+    ]
+    if run.admin:
+        created = run.create_grant()
+        samples.append(
+            (
+                "DELETE /grants/{id}",
+                run.client.delete(
+                    run.grants_url(f"/{created}"), headers=run.grants_auth(run.agent)
+                ),
+            )
+        )
+        run.revoked_grants.add(created)
+        body = {**_pending_body(run), "purpose": "conformance no-store check"}
+        samples.append(
+            (
+                "POST /grants (admin)",
+                run.client.post(run.grants_url(), json=body, headers=run.grants_auth(None)),
+            )
+        )
+    for label, resp in samples:
+        if "no-store" not in resp.headers.get("cache-control", ""):
+            raise Failed(
+                f"{label}: HTTP {resp.status_code} without Cache-Control: no-store",
+                counterexample(resp),
+            )
+
+
+def _pending_body(run: IssuerRun) -> dict[str, Any]:
+    g = run.config.grants
+    return {
+        "sub": g.user or "alice",
+        "client_id": run.agent.client_id,
+        "resources": [run.tool_resource(0)],
+        "scopes": list(g.scopes or ["data:read"])[:1],
+        "tools": [run.tool(0).client_id],
+        "models": [run.config.agent.model],
+    }
+
+
+@check(
+    "grant_list_query",
+    "A grant list request with an unknown or repeated status, a repeated or unknown query "
+    "parameter is refused with invalid_request",
+    ["MCPA-GRT-022"],
+)
+def _grant_list_query(run: IssuerRun) -> None:
+    base = run.grants_url()
+    ok = run.client.get(base, params={"status": "active"}, headers=run.grants_auth(run.agent))
+    if ok.status_code != 200:
+        raise Failed(f"GET /grants?status=active: HTTP {ok.status_code}", counterexample(ok))
+    for label, params in (
+        ("status=bogus", [("status", "bogus")]),
+        ("status=Active (not a status: case-sensitive)", [("status", "Active")]),
+        ("status repeated", [("status", "active"), ("status", "active")]),
+        ("status repeated with two values", [("status", "active"), ("status", "pending")]),
+        ("unknown parameter", [("colour", "blue")]),
+        ("sub repeated", [("sub", "a"), ("sub", "a")]),
+    ):
+        resp = run.client.get(base + "?" + urlencode(params), headers=run.grants_auth(run.agent))
+        expect_error(resp, 400, "invalid_request", f"GET /grants with {label}")
+
+
+@check(
+    "grants_unauthenticated",
+    "A 401 of the grants API carries WWW-Authenticate with the Bearer scheme and invalid_client",
+    ["MCPA-GRT-024"],
+)
+def _grants_401(run: IssuerRun) -> None:
+    stranger = jose.Key.generate()
+    forged = jose.client_assertion(stranger, run.agent.client_id, run.metadata()["issuer"])
+    for label, headers in (
+        ("no credentials", {}),
+        ("an assertion signed by an unregistered key", {"Authorization": f"Bearer {forged}"}),
+        (
+            "an unknown admin token",
+            {"Authorization": "Bearer not-the-admin-token-" + jose.random_id()},
+        ),
+    ):
+        resp = run.client.get(run.grants_url(), headers=headers)
+        expect_error(resp, 401, "invalid_client", f"GET /grants with {label}")
+        scheme = resp.headers.get("www-authenticate", "").strip().split(" ")[0].split(",")[0]
+        if scheme.lower() != "bearer":
+            raise Failed(
+                f"GET /grants with {label}: 401 without a WWW-Authenticate Bearer challenge",
+                counterexample(resp),
+            )
+
+
+def frame_protection(resp: httpx.Response) -> bool:
+    """True if the response forbids framing by other origins (CSP or X-Frame-Options)."""
+    for csp in resp.headers.get_list("content-security-policy"):
+        for directive in csp.split(";"):
+            words = directive.split()
+            if words and words[0].lower() == "frame-ancestors":
+                sources = [w.lower() for w in words[1:]]
+                if sources and all(s in ("'none'", "'self'") for s in sources):
+                    return True
+    xfo = resp.headers.get("x-frame-options", "").strip().upper()
+    return xfo in ("DENY", "SAMEORIGIN")
+
+
+@check(
+    "consent_frame_protection",
+    "The consent page forbids framing by other origins (CSP frame-ancestors or X-Frame-Options)",
+    ["MCPA-GRT-018"],
+)
+def _consent_frames(run: IssuerRun) -> None:
+    consent = run.metadata().get("mcpa_consent_endpoint")
+    if not isinstance(consent, str) or not consent:
+        raise Skipped("the metadata advertises no mcpa_consent_endpoint")
+    urls = [consent]
+    if run.config.grants.user:
+        body = {**_pending_body(run), "purpose": "conformance consent page check"}
+        body.pop("client_id")
+        created = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
+        if created.status_code == 201 and isinstance(created.json().get("approval_uri"), str):
+            urls.insert(0, created.json()["approval_uri"])
+    origin = urlsplit(consent)[:2]
+    seen = 0
+    for url in urls:
+        resp = run.client.get(url)
+        hops = 0
+        while resp.is_redirect and hops < 5:
+            nxt = resp.next_request
+            if nxt is None or (nxt.url.scheme, nxt.url.netloc.decode()) != origin:
+                break
+            resp = run.client.send(nxt)
+            hops += 1
+        if resp.status_code != 200 or "html" not in resp.headers.get("content-type", ""):
+            continue
+        seen += 1
+        if not frame_protection(resp):
+            raise Failed(
+                f"the consent page {url} can be framed: no CSP frame-ancestors 'none'/'self' "
+                "and no X-Frame-Options DENY/SAMEORIGIN",
+                counterexample(resp),
+            )
+    if not seen:
+        raise Skipped("the consent endpoint served no HTML page to an unauthenticated GET")
+
+
 def event_hash(event: dict[str, Any]) -> str:
     body = {k: v for k, v in event.items() if k != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -1340,7 +2154,14 @@ def event_hash(event: dict[str, Any]) -> str:
     "grant_events",
     "The grant's audit events list issuance and exchange with the chain, "
     "hash correctly, and never contain tokens",
-    ["MCPA-GRT-012", "MCPA-AUD-001", "MCPA-AUD-002", "MCPA-AUD-003", "MCPA-AUD-006"],
+    [
+        "MCPA-GRT-012",
+        "MCPA-AUD-001",
+        "MCPA-AUD-002",
+        "MCPA-AUD-003",
+        "MCPA-AUD-005",
+        "MCPA-AUD-006",
+    ],
 )
 def _events(run: IssuerRun) -> None:
     grant = run.grant()
@@ -1385,6 +2206,13 @@ def _events(run: IssuerRun) -> None:
         problems.append(f"schema: {exc}")
     if problems:
         raise Failed("; ".join(problems), counterexample(resp))
+    # The grant's events are shown to its client only (MCPA-AUD-005), as for the grant itself.
+    other = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.tool(0)))
+    if other.status_code < 400:
+        raise Failed(
+            f"another client (a tool) read the grant's events: HTTP {other.status_code}",
+            counterexample(other),
+        )
 
 
 # -- errors and limits -------------------------------------------------------------------------

@@ -66,8 +66,10 @@ def build_machine(run: IssuerRun, log: list[str]) -> type[RuleBasedStateMachine]
                 model = GrantModel(gid, depth, resources, scopes, own=True)
             else:
                 gid = run.grant()
-                log.append(f"use existing grant {gid}")
-                model = GrantModel(gid, issuer_max, resources, scopes, own=False)
+                stored = run.grant_object(gid).get("max_depth")
+                depth = stored if isinstance(stored, int) else issuer_max
+                log.append(f"use existing grant {gid} (max_depth {depth})")
+                model = GrantModel(gid, depth, resources, scopes, own=False)
             self.grant_models[gid] = model
             return model
 

@@ -15,7 +15,10 @@ cached. Bits for the revoked-grant tests are set from the start, at indices no v
 ever uses, so the first fetch already shows them revoked; valid tokens use indices whose
 bits are never set. A second list URI (``/status/unavailable``) answers 503 to test failing
 closed, a third (``/status/stale``) serves a correctly signed list token issued an hour ago
-that must not be used (both MCPA-VER-029): no verifier can have cached them before.
+that must not be used (both MCPA-VER-029): no verifier can have cached them before. Two
+more (``/status/oversize``, ``/status/inflates-too-far``) serve signed, fresh lists with every
+bit 0 that are unusable by size alone (MCPA-VER-043): a body over 1 MiB, and an ``lst`` that
+inflates beyond 1 MiB.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ MAIN_LIST = "1"
 UNAVAILABLE_LIST = "unavailable"
 REDIRECT_LIST = "redirect"  # answers 302 to the canary
 STALE_LIST = "stale"  # a correctly signed list token issued an hour ago
+# Not usable (MCPA-VER-043), otherwise correct, signed and fresh, every bit 0:
+OVERSIZE_LIST = "oversize"  # a response body over 1 MiB
+INFLATES_LIST = "inflates-too-far"  # an lst whose zlib output exceeds 1 MiB
+MAX_LIST_BYTES = 1 << 20
 
 
 def bind(port: int = 0) -> socket.socket:
@@ -210,12 +217,20 @@ class SuiteIssuer:
         now = int(time.time())
         if list_id == STALE_LIST:
             now -= 3600  # older than any mcpa_status_list_max_age: must not be used
+        if list_id == OVERSIZE_LIST:
+            # zlib "stored" blocks: 720 000 zero bytes inflate to well under 1 MiB, but
+            # base64url twice (lst, then the payload) makes the body about 1.28 MB.
+            lst = jose.b64u(zlib.compress(bytes(720_000), 0))
+        elif list_id == INFLATES_LIST:
+            lst = jose.b64u(zlib.compress(bytes(MAX_LIST_BYTES + 4096), 9))  # about 1 KiB
+        else:
+            lst = encode_status_list(self.revoked)
         claims = {
             "sub": self.status_uri(list_id),
             "iat": now,
             "exp": now + 60,
             "ttl": self.status_ttl,
-            "status_list": {"bits": 1, "lst": encode_status_list(self.revoked)},
+            "status_list": {"bits": 1, "lst": lst},
         }
         header = {"alg": "ES256", "typ": "statuslist+jwt", "kid": self.es256.kid}
         return jose.sign_compact(header, claims, self.es256)
@@ -249,7 +264,7 @@ class SuiteIssuer:
                     return Response(
                         status_code=302, headers={"Location": f"{self.canary_url}/status/1"}
                     )
-                if list_id not in (MAIN_LIST, STALE_LIST):
+                if list_id not in (MAIN_LIST, STALE_LIST, OVERSIZE_LIST, INFLATES_LIST):
                     return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
                 return Response(
                     self.status_list_token(list_id),

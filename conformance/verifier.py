@@ -965,6 +965,27 @@ def _depth(run: VerifierRun) -> None:
 
 
 @check(
+    "unknown_members_ignored",
+    "Claims the spec does not define and extra members of a hop are ignored: the token is accepted",
+    ["MCPA-TOK-018", "MCPA-TOK-020", "MCPA-VER-001"],
+)
+def _unknown_members(run: VerifierRun) -> None:
+    run_cases(
+        run,
+        [
+            valid("valid: an unknown string claim", ops=(C("x_vendor_note", "hello"),)),
+            valid(
+                "valid: an unknown object claim",
+                ops=(C("x_vendor_ext", {"region": "eu", "n": [1, 2]}),),
+            ),
+            valid("valid: an unknown member in the outermost hop", ops=(C("act.x_note", "n"),)),
+            valid("valid: an unknown member in an inner hop", ops=(C("act.act.x_trace", "t-1"),)),
+        ],
+        ["MCPA-VER-001"],
+    )
+
+
+@check(
     "revoked_grant",
     "A token under a revoked grant (status bit set) is rejected",
     ["MCPA-VER-028", "MCPA-REV-001", "MCPA-REV-003"],
@@ -1071,6 +1092,31 @@ def _status_stale(run: VerifierRun) -> None:
                 "status list token issued an hour ago",
                 C("status.status_list.uri", "$issuer_status_stale"),
             )
+        ],
+        ["MCPA-VER-029"],
+    )
+
+
+@check(
+    "status_list_size_limits",
+    "A status list whose response body exceeds 1 MiB, or whose lst inflates beyond 1 MiB, is "
+    "not usable: the verifier fails closed with 503",
+    ["MCPA-VER-043", "MCPA-VER-029"],
+)
+def _status_size(run: VerifierRun) -> None:
+    # Each URI is served here for the first time; its list is signed, fresh and has every bit
+    # 0, so a verifier that ignored the size limits would accept the token.
+    run_cases(
+        run,
+        [
+            tok(
+                "status list response body over 1 MiB (MCPA-VER-043)",
+                C("status.status_list.uri", "$issuer_status_oversize"),
+            ),
+            tok(
+                "status list lst inflating beyond 1 MiB (MCPA-VER-043)",
+                C("status.status_list.uri", "$issuer_status_inflates_too_far"),
+            ),
         ],
         ["MCPA-VER-029"],
     )

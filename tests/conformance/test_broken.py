@@ -3,6 +3,7 @@ caught by the check that names the defect's requirement."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.conformance.conftest import mini_issuer, mini_verifier, run_issuer, run_verifier
@@ -18,6 +19,7 @@ VERIFIER_DEFECTS = {
     "fetches_jku": ("verifier.jku_x5u_not_fetched", "MCPA-VER-009"),
     "accepts_bearer": ("verifier.bearer_scheme", "MCPA-VER-003"),
     "skips_replay": ("verifier.dpop_replay", "MCPA-VER-024"),
+    "unbounded_status_list": ("verifier.status_list_size_limits", "MCPA-VER-043"),
 }
 ISSUER_DEFECTS = {
     "scope_grows": ("issuer.exchange_scope", "MCPA-XCH-005"),
@@ -25,6 +27,8 @@ ISSUER_DEFECTS = {
     "extends_expiry": ("issuer.exchange_expiry", "MCPA-XCH-006"),
     "ignores_depth": ("issuer.exchange_depth", "MCPA-XCH-007"),
     "ignores_grant_revocation": ("issuer.grant_revocation", "MCPA-REV-004"),
+    "grants_cacheable": ("issuer.grants_no_store", "MCPA-GRT-016"),
+    "refresh_token_on_exchange": ("issuer.no_refresh_token", "MCPA-ISS-015"),
 }
 
 
@@ -102,3 +106,42 @@ def test_state_machine_finds_defect(defect):
     result = report.checks[0]
     assert result.outcome == "fail", result.reason
     assert "MCPA-XCH-007" in result.requirements
+
+
+def test_correct_mini_issuer_passes_in_existing_mode_with_a_shallow_grant():
+    """``existing`` grant mode with a grant whose max_depth (3) is below the issuer's maximum:
+    every check that can run passes; only those that must create grants are skipped."""
+    with mini_issuer() as (mini, cfg):
+        grants = cfg["issuer"]["grants"]
+        body = {
+            "sub": grants["user"],
+            "client_id": cfg["issuer"]["agent"]["client_id"],
+            "resources": [t["resource"] for t in cfg["issuer"]["tools"]] + grants["resources"],
+            "scopes": grants["scopes"],
+            "tools": [t["client_id"] for t in cfg["issuer"]["tools"]],
+            "models": grants["models"],
+            "max_depth": 3,
+        }
+        resp = httpx.post(
+            mini.url + "/grants",
+            json=body,
+            headers={"Authorization": f"Bearer {grants['admin_token']}"},
+        )
+        assert resp.status_code == 201, resp.text
+        cfg["issuer"]["grants"] = {
+            "mode": "existing",
+            "grant_ids": [resp.json()["grant_id"]],
+            "user": grants["user"],
+            "resources": grants["resources"],
+            "scopes": grants["scopes"],
+            "models": grants["models"],
+        }
+        report = run_issuer(cfg)
+    bad = [(c.id, c.reason) for c in report.checks if c.outcome not in ("pass", "skip")]
+    assert not bad
+    skipped = {c.id for c in report.checks if c.outcome == "skip"}
+    assert skipped == {
+        "issuer.exchange_tool_not_in_grant",
+        "issuer.grant_revocation",
+        "issuer.grant_admin_create",
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 import zlib
@@ -20,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 DEFECTS = (
@@ -29,7 +30,14 @@ DEFECTS = (
     "extends_expiry",
     "ignores_depth",
     "ignores_grant_revocation",
+    "grants_cacheable",
+    "refresh_token_on_exchange",
 )
+GRANT_STATUSES = ("pending", "active", "denied", "revoked", "expired")
+CONSENT_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
 GT_GRANT = "urn:ietf:params:oauth:grant-type:mcpa-grant"
 GT_XCH = "urn:ietf:params:oauth:grant-type:token-exchange"
 TT = "urn:ietf:params:oauth:token-type:access_token"
@@ -42,10 +50,24 @@ class OAuth(Exception):
     def __init__(self, error: str, desc: str = "", status: int = 400) -> None:
         super().__init__(desc)
         self.error, self.desc, self.status = error, desc, status
+        self.headers = {"WWW-Authenticate": 'Bearer realm="mini"'} if status == 401 else {}
 
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def strict_compact(token: str) -> bool:
+    """Three segments of canonical, unpadded base64url (pyjwt alone is more lenient)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    for part in parts:
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", part) or len(part) % 4 == 1:
+            return False
+        if b64(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) != part:
+            return False
+    return True
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -136,6 +158,8 @@ class MiniIssuer:
     def client_auth(self, assertion: str | None, endpoint: str) -> str:
         if not assertion:
             raise OAuth("invalid_client", "client authentication required", 401)
+        if not strict_compact(assertion):
+            raise OAuth("invalid_client", "malformed client assertion", 401)
         try:
             header = jwt.get_unverified_header(assertion)
             typ = str(header.get("typ", "")).lower().removeprefix("application/")
@@ -374,7 +398,7 @@ class MiniIssuer:
             else min(now + LIFETIME, sub["exp"], g["expires_at"])
         )
         act = {"actor_type": "tool", "sub": client_id, "act": sub["act"]}
-        return self.mint(
+        minted = self.mint(
             g,
             holder=client_id,
             aud=f["resource"],
@@ -384,6 +408,9 @@ class MiniIssuer:
             exp=exp,
             parent=sub["jti"],
         )
+        if self.defect == "refresh_token_on_exchange":
+            minted["refresh_token"] = secrets.token_urlsafe(32)
+        return minted
 
     # -- other endpoints ----------------------------------------------------------------------
     def token_state(self, token: str) -> dict[str, Any] | None:
@@ -480,6 +507,8 @@ class MiniIssuer:
         caller = self.grants_caller(request)
         gid = request.path_params.get("grant_id")
         if gid is None and request.method == "POST":
+            if caller is not None and self.clients[caller].get("type") != "agent":
+                raise OAuth("access_denied", "only agents create grants", 403)
             try:
                 body = json.loads(await request.body())
             except ValueError:
@@ -519,8 +548,23 @@ class MiniIssuer:
             )
             return JSONResponse(g, status_code=201, headers=NO_STORE)
         if gid is None:  # GET /grants: the caller's own grants
-            own = [g for g in self.grants.values() if caller is None or g["client_id"] == caller]
-            return JSONResponse({"grants": own}, headers=NO_STORE)
+            query = request.query_params.multi_items()
+            names = [n for n, _ in query]
+            if (
+                len(names) != len(set(names))
+                or not set(names) <= {"status", "sub", "client_id"}
+                or any(n == "status" and v not in GRANT_STATUSES for n, v in query)
+            ):
+                raise OAuth("invalid_request", "bad query")
+            wanted = dict(query).get("status")
+            own = [
+                g
+                for g in self.grants.values()
+                if (caller is None or g["client_id"] == caller)
+                and (wanted is None or g["status"] == wanted)
+            ]
+            cache = {} if self.defect == "grants_cacheable" else NO_STORE
+            return JSONResponse({"grants": own}, headers=cache)
         g = self.grants.get(str(gid))
         if g is None or (caller is not None and g["client_id"] != caller):
             raise OAuth("not_found", "no such grant", 404)
@@ -552,7 +596,7 @@ class MiniIssuer:
                     return JSONResponse(
                         {"error": exc.error, "error_description": exc.desc},
                         status_code=exc.status,
-                        headers=NO_STORE,
+                        headers={**NO_STORE, **exc.headers},
                     )
                 if isinstance(result, Response):
                     return result
@@ -566,6 +610,10 @@ class MiniIssuer:
         async def jwks(request: Request) -> Response:
             return JSONResponse(self.jwks(), headers={"Cache-Control": "max-age=60"})
 
+        async def consent(request: Request) -> Response:
+            page = "<!DOCTYPE html><title>Consent</title><p>Sign in to review the grant.</p>"
+            return HTMLResponse(page, headers=CONSENT_HEADERS)
+
         async def status(request: Request) -> Response:
             return Response(self.status_list(), media_type="application/statuslist+jwt")
 
@@ -577,6 +625,7 @@ class MiniIssuer:
                 Route("/revoke", guard(self.revoke), methods=["POST"]),
                 Route("/introspect", guard(self.introspect), methods=["POST"]),
                 Route("/status/1", status),
+                Route("/consent", consent),
                 Route("/grants", guard(self.grants_api), methods=["GET", "POST"]),
                 Route("/grants/{grant_id}", guard(self.grants_api), methods=["GET", "DELETE"]),
                 Route("/grants/{grant_id}/events", guard(self.grants_api), methods=["GET"]),

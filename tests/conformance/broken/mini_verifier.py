@@ -35,8 +35,10 @@ DEFECTS = (
     "fetches_jku",
     "accepts_bearer",
     "skips_replay",
+    "unbounded_status_list",
 )
 SKEW = 30
+MAX_LIST_BYTES = 1 << 20
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -164,6 +166,9 @@ class MiniVerifier:
         try:
             resp = self.http.get(uri)
             resp.raise_for_status()
+            bounded = self.defect != "unbounded_status_list"
+            if bounded and len(resp.content) > MAX_LIST_BYTES:
+                raise ValueError("status list body over 1 MiB")
             header, claims, data, sig = split_jws(resp.text.strip())
             if header.get("typ") != "statuslist+jwt" or claims.get("sub") != uri:
                 raise ValueError("bad list")
@@ -171,7 +176,11 @@ class MiniVerifier:
                 raise ValueError("bad list signature")
             if not is_int(claims.get("iat")) or claims["iat"] < time.time() - 60:
                 raise ValueError("stale list")
-            bits = zlib.decompress(b64d(claims["status_list"]["lst"]))
+            inflater = zlib.decompressobj()
+            limit = MAX_LIST_BYTES + 1 if bounded else 0
+            bits = inflater.decompress(b64d(claims["status_list"]["lst"]), limit)
+            if len(bits) > MAX_LIST_BYTES or inflater.unconsumed_tail:
+                raise ValueError("status list inflates beyond 1 MiB")
         except (httpx.HTTPError, ValueError, KeyError, TypeError, zlib.error, Reject) as exc:
             raise Reject(503, "temporarily_unavailable", "status unavailable") from exc
         self._status[uri] = (time.time(), bits)
