@@ -119,8 +119,9 @@ td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical
 .pass{color:#1a7f37}.fail{color:#cf222e;font-weight:bold}.warn{color:#9a6700}
 .skip,.xfail{color:#57606a}pre{background:#f6f8fa;padding:.6rem;overflow:auto;
 white-space:pre-wrap;word-break:break-all;font-size:.85rem}
-section.failure{border-left:4px solid #cf222e;padding-left:1rem;margin:1.5rem 0}
-section.warn{border-left-color:#9a6700}.req{font-style:italic}
+section.failure{border-left:4px solid #cf222e;padding-left:1rem;margin:1.5rem 0;
+color:#1b1f24;font-weight:normal}section.failure h2{color:#cf222e}
+section.warn{border-left-color:#9a6700}section.warn h2{color:#9a6700}.req{font-style:italic}
 """
 
 
