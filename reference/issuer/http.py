@@ -2,8 +2,8 @@
 
 ``read_body`` stops reading past 64 KiB (413); ``parse_form`` accepts only
 ``application/x-www-form-urlencoded`` with strict UTF-8, at most 32 parameters and none
-repeated (MCPA-ISS-012); ``parse_json`` rejects bad UTF-8, duplicate member names, NaN
-and Infinity, and excessive nesting.
+repeated (MCPA-ISS-012); ``parse_json`` rejects bad UTF-8, lone surrogate escapes, duplicate
+member names, NaN and Infinity, and excessive nesting.
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ def decode_json(body: bytes) -> Any:
         if text.count("[") + text.count("{") > 4096:
             raise ValueError("too deeply nested")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        # A lone surrogate escape ("\ud800") is not Unicode text: refuse it (UnicodeError).
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest("the body is not valid JSON", requirement="MCPA-GRT-013") from exc
     if _depth(value) > MAX_JSON_DEPTH:

@@ -53,8 +53,8 @@ def introspect(ctx: IssuerContext, caller: Client, token: str, now: int) -> dict
 
 async def introspection_endpoint(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
-    now = int(time.time())
     form = await parse_form(request, requirement="MCPA-REV-014")
+    now = int(time.time())  # after the body: see token_endpoint
     client = authenticate_form(
         ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/introspect")), now=now
     )

@@ -57,8 +57,8 @@ def revoke_token(ctx: IssuerContext, caller: str, token: str, now: int) -> bool:
 
 async def revocation_endpoint(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
-    now = int(time.time())
     form = await parse_form(request, requirement="MCPA-REV-014")
+    now = int(time.time())  # after the body: see token_endpoint
     client = authenticate_form(
         ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/revoke")), now=now
     )

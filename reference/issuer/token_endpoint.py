@@ -33,8 +33,10 @@ log = logging.getLogger("mcp_auth.issuer.token")
 
 async def token_endpoint(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
-    now = int(time.time())
     form = await parse_form(request)
+    # The request time is taken once the body is in: a slow upload must not let an
+    # assertion or DPoP proof be judged (and its jti checked) at an earlier instant.
+    now = int(time.time())
     client = authenticate_form(
         ctx.db, form, (ctx.settings.issuer_url, ctx.settings.token_endpoint), now=now
     )
