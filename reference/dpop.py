@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import ipaddress
 import math
 import re
 import secrets
@@ -182,6 +183,12 @@ class DPoPProof:
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_UNPARSEABLE = re.compile(r"[\x00-\x20\x7f\\]")
+# IP literal (IPv6 with an optional RFC 6874 zone) or reg-name / IPv4, then an optional port.
+_AUTHORITY = re.compile(
+    r"(?:\[([0-9A-Fa-f:.]+)(?:%25[A-Za-z0-9\-._~%]+)?\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)"
+    r"(?::[0-9]*)?"
+)
 
 
 def _pct(match: re.Match[str]) -> str:
@@ -230,7 +237,8 @@ def normalize_htu(url: str) -> str | None:
 def _normalize_htu(url: str) -> str | None:
     if not isinstance(url, str) or not url.isascii() or len(url) > 8192:
         return None
-    if any(c in url for c in " \t\r\n\\"):
+    # Controls (urlsplit silently strips some of them), space and backslash never parse.
+    if _UNPARSEABLE.search(url) is not None:
         return None
     try:
         parts = urlsplit(url)
@@ -243,6 +251,16 @@ def _normalize_htu(url: str) -> str | None:
     host = parts.hostname
     if not host or parts.username is not None or parts.password is not None:
         return None
+    # urlsplit ignores what follows an IP literal's "]" and unbrackets IPvFuture literals:
+    # accept only an authority that is exactly host[:port] (RFC 3986 section 3.2).
+    authority = _AUTHORITY.fullmatch(parts.netloc)
+    if authority is None:
+        return None
+    if authority.group(1) is not None:
+        try:
+            ipaddress.IPv6Address(authority.group(1))
+        except ValueError:
+            return None
     host = host.lower()
     if ":" in host:
         host = f"[{host}]"

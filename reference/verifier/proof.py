@@ -34,6 +34,7 @@ def check_dpop(ctx: VerificationContext) -> None:
         status=401,
         expected_ath=ctx.expected_ath,
     )
-    if not hmac.compare_digest(proof.jkt, ctx.claims["cnf"]["jkt"]):
+    # Bytes: compare_digest raises TypeError on non-ASCII text (cnf.jkt is any string).
+    if not hmac.compare_digest(proof.jkt.encode(), ctx.claims["cnf"]["jkt"].encode()):
         raise InvalidToken("DPoP proof key does not match the token", requirement=REQ_BINDING)
     ctx.dpop = proof

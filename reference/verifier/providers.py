@@ -33,7 +33,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from mcp_auth.reference.errors import TemporarilyUnavailable
-from mcp_auth.reference.jose import JoseError, KeySet, VerificationKey, load_jwks
+from mcp_auth.reference.jose import (
+    JoseError,
+    KeySet,
+    VerificationKey,
+    jwk_thumbprint,
+    load_jwks,
+)
 from mcp_auth.reference.verifier.settings import KID_REFRESH_INTERVAL, VerifierSettings
 from mcp_auth.reference.verifier.status_list import (
     StatusList,
@@ -139,6 +145,11 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+def _identities(keyset: KeySet) -> set[tuple[str | None, str, str]]:
+    """``(kid, alg, RFC 7638 thumbprint)`` of every key: a key's identity beyond its kid."""
+    return {(k.kid, k.alg, jwk_thumbprint(k.jwk)) for k in keyset.keys}
+
+
 class IssuerKeys:
     """Issuer metadata and JWK Set, cached (see the module docstring)."""
 
@@ -183,6 +194,8 @@ class IssuerKeys:
             if self.keyset is not None and now < self.fresh_until:
                 return
             if now < self.retry_at:  # a recent attempt failed: do not hammer the issuer
+                if self.keyset is not None and now - self.fetched_at > MAX_COPY_AGE:
+                    self.keyset = None  # MCPA-VER-040 holds between attempts too
                 if self.keyset is None:
                     raise TemporarilyUnavailable(
                         "issuer keys are unavailable", requirement=REQ_KEYS_UNAVAILABLE
@@ -243,8 +256,12 @@ class IssuerKeys:
         self.settings = self.configured.with_issuer_limits(metadata)
         self.fetched_at = now
         self.fresh_until = now + max_age
-        if old is not None and self.on_keys_changed is not None and old.kids() - keyset.kids():
-            self.on_keys_changed(keyset.kids())
+        if old is not None and self.on_keys_changed is not None:
+            # MCPA-VER-046: a key is gone when its kid is, or when the kid now names other
+            # key material; entries verified with it must not outlive it.
+            gone = {kid for kid, _, _ in _identities(old) - _identities(keyset) if kid is not None}
+            if gone:
+                self.on_keys_changed(keyset.kids() - gone)
 
 
 class StatusLists(StatusListCache):

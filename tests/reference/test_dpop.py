@@ -359,6 +359,28 @@ def test_htu_rejects(url: str) -> None:
     assert normalize_htu(url) is None
 
 
+@pytest.mark.parametrize(
+    ("htu", "request_url"),
+    [
+        ("https://[::1]x/data", "https://[::1]/data"),  # junk after an IP literal
+        ("https://[::1]]/data", "https://[::1]/data"),
+        ("https://[v1.rs.example]/data", "https://v1.rs.example/data"),  # IPvFuture
+        ("\x01https://rs.example/data", "https://rs.example/data"),  # stripped by urlsplit
+        ("https://rs.example/data\x00", "https://rs.example/data"),
+        ("https://rs.exa\x00mple/data", "https://rs.exa\x00mple/data"),
+    ],
+)
+def test_htu_unparseable_uri_never_matches(key: Any, htu: str, request_url: str) -> None:
+    """MCPA-VER-020: a URI that cannot be parsed never matches, not even after parsing
+    quirks of ``urlsplit`` drop the offending characters."""
+    assert normalize_htu(htu) is None
+    header, claims = _base(key)
+    claims["htu"] = htu
+    with pytest.raises(InvalidDPoPProof) as info:
+        _verify(_custom(key, header, claims), url=request_url)
+    assert info.value.requirement == "MCPA-VER-020"
+
+
 @settings(deadline=None, max_examples=300)
 @given(st.text(max_size=80))
 def test_normalize_htu_total(url: str) -> None:

@@ -178,6 +178,7 @@ CLAIM_FAILURES: list[tuple[str, dict[str, Any], str]] = [
     ("nbf future", {"nbf": NOW + 31}, "MCPA-VER-016"),
     ("lifetime", {"iat": NOW - 10, "exp": NOW + 291}, "MCPA-VER-017"),
     ("cnf other key", {"cnf": {"jkt": "A" * 43}}, "MCPA-VER-023"),
+    ("cnf jkt not ascii", {"cnf": {"jkt": "\u00e9" * 43}}, "MCPA-VER-023"),
     ("hop not object", {"act": {"actor_type": "model", "sub": "m", "act": "x"}},
      "MCPA-VER-025"),
     ("hop sub missing", {"act": {"actor_type": "model", "act": {"actor_type": "agent",

@@ -212,6 +212,26 @@ def test_removed_key_drops_cached_tokens() -> None:
     run(body)
 
 
+def test_replaced_key_under_same_kid_drops_cached_tokens() -> None:
+    """MCPA-VER-046: a kid whose key material changed no longer vouches for cached tokens."""
+
+    async def body(h: Harness) -> None:
+        token = h.token()
+        await h.call(token)
+        assert len(h.verifier.token_cache) == 1
+        h.mini.keys["es-1"] = generate_private_key("ES256")  # same kid, new key
+        unknown = h.mini.token(h.mini.claims(iat=int(h.now), exp=int(h.now) + 100),
+                               h.mini.header(kid="nope"))  # fmt: skip
+        await expect(InvalidToken, "MCPA-VER-011", h.call(unknown))  # re-fetches the JWKS
+        assert h.state.jwks_hits == 2
+        # the token is still within its lifetime: a cached entry would be accepted, the
+        # dropped one is verified again and fails at step 7
+        await expect(InvalidToken, "MCPA-VER-012", h.call(token))
+        assert len(h.verifier.token_cache) == 0
+
+    run(body)
+
+
 def test_metadata_issuer_mismatch_fails_closed() -> None:
     async def body(h: Harness) -> None:
         await expect(TemporarilyUnavailable, "MCPA-VER-042", h.call(h.token()))
@@ -388,3 +408,24 @@ def test_status_list_freshness() -> None:
     assert lst.usable(NOW + 60, 60, 30) and not lst.usable(NOW + 61, 60, 30)
     lst = _parse(MINI.status_token(ttl=20))
     assert lst.usable(NOW + 20, 60, 30) and not lst.usable(NOW + 21, 60, 30)
+
+
+def test_jwks_copy_older_than_24h_not_used_during_retry_interval() -> None:
+    """MCPA-VER-040: the 24 h bound also holds between two failed refresh attempts."""
+    from mcp_auth.reference.verifier import StaticStatus
+
+    async def body(h: Harness) -> None:
+        h.verifier = Verifier(
+            h.mini.settings(),
+            http_client=h.client,
+            status=StaticStatus(),
+            clock=lambda: h.state.clock[0],
+        )
+        await h.call(h.token())
+        h.state.fail = True
+        h.advance(24 * 3600)  # exactly 24 h: refresh fails, the copy may still be used
+        await h.call(h.token())
+        h.advance(1)  # within the retry interval, but the copy is now over 24 h old
+        await expect(TemporarilyUnavailable, "MCPA-VER-042", h.call(h.token()))
+
+    run(body)
