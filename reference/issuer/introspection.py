@@ -11,7 +11,6 @@ else is ``{"active": false}``.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -19,10 +18,10 @@ from starlette.responses import Response
 
 from ..errors import InvalidRequest
 from . import tokens
-from .client_auth import authenticate_form
 from .clients import Client
 from .context import IssuerContext
-from .http import json_response, parse_form
+from .form_request import authenticated_form
+from .http import json_response
 
 log = logging.getLogger("mcp_auth.issuer.introspection")
 INACTIVE: dict[str, Any] = {"active": False}
@@ -52,13 +51,9 @@ def introspect(ctx: IssuerContext, caller: Client, token: str, now: int) -> dict
 
 
 async def introspection_endpoint(request: Request) -> Response:
-    ctx: IssuerContext = request.app.state.ctx
-    form = await parse_form(request, requirement="MCPA-REV-014")
-    now = int(time.time())  # after the body: see token_endpoint
-    client = authenticate_form(
-        ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/introspect")), now=now
-    )
-    token = form.get("token")
+    req = await authenticated_form(request, "/introspect", requirement="MCPA-REV-014")
+    ctx, client, now = req.ctx, req.client, req.now
+    token = req.form.get("token")
     if not token:
         raise InvalidRequest("missing parameter token", requirement="MCPA-REV-014")
     return json_response(introspect(ctx, client, token, now))

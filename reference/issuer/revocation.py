@@ -14,16 +14,15 @@ storage fails, nothing is revoked and the answer is 503 ``temporarily_unavailabl
 from __future__ import annotations
 
 import logging
-import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import InvalidRequest
 from . import audit, tokens
-from .client_auth import authenticate_form
 from .context import IssuerContext
-from .http import NO_STORE, parse_form
+from .form_request import authenticated_form
+from .http import NO_STORE
 from .settings import MAX_TOKEN_BYTES
 
 log = logging.getLogger("mcp_auth.issuer.revocation")
@@ -56,13 +55,9 @@ def revoke_token(ctx: IssuerContext, caller: str, token: str, now: int) -> bool:
 
 
 async def revocation_endpoint(request: Request) -> Response:
-    ctx: IssuerContext = request.app.state.ctx
-    form = await parse_form(request, requirement="MCPA-REV-014")
-    now = int(time.time())  # after the body: see token_endpoint
-    client = authenticate_form(
-        ctx.db, form, (ctx.settings.issuer_url, ctx.settings.url("/revoke")), now=now
-    )
-    token = form.get("token")
+    req = await authenticated_form(request, "/revoke", requirement="MCPA-REV-014")
+    ctx, client, now = req.ctx, req.client, req.now
+    token = req.form.get("token")
     if not token:
         raise InvalidRequest("missing parameter token", requirement="MCPA-REV-014")
     if len(token) <= MAX_TOKEN_BYTES:

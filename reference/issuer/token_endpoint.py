@@ -14,17 +14,15 @@ before it are only logged, so unauthenticated callers cannot fill the audit log.
 from __future__ import annotations
 
 import logging
-import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import OAuthError, UnsupportedGrantType
 from . import audit, exchange, issuance
-from .client_auth import authenticate_form
 from .clients import valid_resource_uri
-from .context import IssuerContext
-from .http import error_response, parse_form, safe_description
+from .form_request import authenticated_form
+from .http import error_response, safe_description
 from .metadata import MCPA_GRANT_TYPE, TOKEN_EXCHANGE_GRANT_TYPE
 from .token_request import TokenRequest
 
@@ -32,15 +30,9 @@ log = logging.getLogger("mcp_auth.issuer.token")
 
 
 async def token_endpoint(request: Request) -> Response:
-    ctx: IssuerContext = request.app.state.ctx
-    form = await parse_form(request)
-    # The request time is taken once the body is in: a slow upload must not let an
-    # assertion or DPoP proof be judged (and its jti checked) at an earlier instant.
-    now = int(time.time())
-    client = authenticate_form(
-        ctx.db, form, (ctx.settings.issuer_url, ctx.settings.token_endpoint), now=now
-    )
-    treq = TokenRequest(ctx, request, form, client, now)
+    req = await authenticated_form(request, "/token")
+    client = req.client
+    treq = TokenRequest(req.ctx, request, req.form, client, req.now)
     try:
         grant_type = treq.param("grant_type", limit=128)
         if grant_type == MCPA_GRANT_TYPE:
