@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import pytest
 
 from mcp_auth.conformance import jose
-
-# shared/ beside the checkout (CI lays a copy there), or MCP_AUTH_VECTORS.
-VECTORS = Path(
-    os.environ.get("MCP_AUTH_VECTORS", Path(__file__).resolve().parents[3] / "shared" / "vectors")
-)
-if not VECTORS.exists() and os.environ.get("CI"):
-    raise RuntimeError(f"external test vectors not found at {VECTORS} (set MCP_AUTH_VECTORS)")
+from tests import external_vectors as vectors
 
 
 def test_rfc8037_ed25519_thumbprint():
@@ -79,13 +69,12 @@ def test_ath():
     assert jose.ath(token) == "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
 
 
-@pytest.mark.skipif(not (VECTORS / "wycheproof").exists(), reason="shared vectors absent")
 def test_wycheproof_es256_p1363_vectors():
-    """The ES256 r||s verifier against Wycheproof's P1363 ECDSA P-256 SHA-256 vectors."""
-    files = sorted(VECTORS.glob("wycheproof/**/ecdsa_secp256r1_sha256_p1363_test.json"))
-    if not files:
-        pytest.skip("no P1363 vector file")
-    data = json.loads(files[0].read_text())
+    """The ES256 r||s verifier against Wycheproof's P1363 ECDSA P-256 SHA-256 vectors.
+
+    The vendored copy in tests/vectors/ (or MCP_AUTH_VECTORS); a missing file fails.
+    """
+    data = vectors.read_json("wycheproof", "primitives", "ecdsa_secp256r1_sha256_p1363_test.json")
     checked = 0
     for group in data["testGroups"]:
         jwk = group.get("jwk") or group.get("publicKeyJwk")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,18 +34,17 @@ from mcp_auth.reference.jose import (
     sign_compact,
     verify_signature,
 )
+from tests import external_vectors as vectors
 
-# The external vectors live in shared/ beside the checkout (CI lays a copy there);
-# MCP_AUTH_VECTORS points elsewhere. Under CI their absence is an error, never a skip.
-VECTORS = Path(
-    os.environ.get("MCP_AUTH_VECTORS", Path(__file__).resolve().parents[3] / "shared" / "vectors")
-)
-if not VECTORS.exists() and os.environ.get("CI"):
-    raise RuntimeError(f"external test vectors not found at {VECTORS} (set MCP_AUTH_VECTORS)")
-WYCHEPROOF = VECTORS / "wycheproof"
-COOKBOOK = VECTORS / "jose-cookbook"
+# The external vectors: the copy vendored in tests/vectors/, or MCP_AUTH_VECTORS
+# (see tests/external_vectors.py). A missing file fails the tests that need it, loudly,
+# and never stops the collection of the rest.
 
-pytestmark = pytest.mark.skipif(not VECTORS.exists(), reason="shared vectors not available")
+
+@pytest.fixture(autouse=True)
+def _vector_files_present(request: pytest.FixtureRequest) -> None:
+    vectors.fail_if_missing(request)
+
 
 #: Every algorithm the JWS layer knows, for running external vectors. The MCP-Auth
 #: profile itself only ever passes ALLOWED_ALGS.
@@ -68,15 +65,11 @@ TEST_ALGS = (
 )
 
 
-def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((WYCHEPROOF / name).read_text())
-    return data
+def _cases(name: str) -> list[Any]:
+    def build() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        return [(g, t) for g in vectors.load("wycheproof", name)["testGroups"] for t in g["tests"]]
 
-
-def _cases(name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    if not WYCHEPROOF.exists():  # pragma: no cover
-        return []
-    return [(g, t) for g in _load(name)["testGroups"] for t in g["tests"]]
+    return vectors.cases(build, width=2)
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +166,7 @@ def test_wycheproof_jwk(group: dict[str, Any], test: dict[str, Any]) -> None:
 
 
 def test_wycheproof_override_reasons_are_documented() -> None:
-    known = (WYCHEPROOF / "KNOWN_ISSUES.md").read_text()
+    known = vectors.read_text("wycheproof", "KNOWN_ISSUES.md")
     for tc_id in JWS_OVERRIDES:
         assert str(tc_id) in known
 
@@ -183,7 +176,7 @@ def test_wycheproof_override_reasons_are_documented() -> None:
     [("ecdsa_secp256r1_sha256_p1363_test.json", "ES256"), ("ed25519_test.json", "EdDSA")],
 )
 def test_wycheproof_primitives(name: str, alg: str) -> None:
-    data = json.loads((WYCHEPROOF / "primitives" / name).read_text())
+    data = vectors.read_json("wycheproof", "primitives", name)
     checked = 0
     for group in data["testGroups"]:
         jwk = group.get("publicKeyJwk")
@@ -219,19 +212,25 @@ def _public_part(jwk: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in jwk.items() if k not in private}
 
 
-def _cookbook_cases() -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
-    files = [*sorted((COOKBOOK / "jws").glob("*.json")), COOKBOOK / "curve25519" / "jws.json"]
-    cases = []
-    for path in files:
-        data = json.loads(path.read_text())
-        keys = data["input"]["key"]
-        algs = data["input"]["alg"]
-        signings = data["signing"]
-        if not isinstance(signings, list):
-            keys, algs, signings = [keys], [algs], [signings]
-        for i, (key, alg, signing) in enumerate(zip(keys, algs, signings, strict=True)):
-            cases.append((f"{path.stem}#{i}", key, alg, {**signing, "output": data["output"]}))
-    return cases
+def _cookbook_cases() -> list[Any]:
+    def build() -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+        files = [
+            *vectors.paths("*.json", "jose-cookbook", "jws"),
+            *vectors.paths("jws.json", "jose-cookbook", "curve25519"),
+        ]
+        cases = []
+        for path in files:
+            data = json.loads(path.read_text("utf-8"))
+            keys = data["input"]["key"]
+            algs = data["input"]["alg"]
+            signings = data["signing"]
+            if not isinstance(signings, list):
+                keys, algs, signings = [keys], [algs], [signings]
+            for i, (key, alg, signing) in enumerate(zip(keys, algs, signings, strict=True)):
+                cases.append((f"{path.stem}#{i}", key, alg, {**signing, "output": data["output"]}))
+        return cases
+
+    return vectors.cases(build, width=4)
 
 
 @pytest.mark.parametrize(
@@ -256,7 +255,7 @@ def test_jose_cookbook_signatures_verify(
 
 
 def test_rfc8037_ed25519_example_in_profile() -> None:
-    data = json.loads((COOKBOOK / "curve25519" / "jws.json").read_text())
+    data = vectors.read_json("jose-cookbook", "curve25519", "jws.json")
     jwk = _public_part(data["input"]["key"])
     key = public_key_from_jwk(jwk, "EdDSA")
     jws = parse_compact_raw(data["output"]["compact"], max_length=8192)
@@ -266,7 +265,7 @@ def test_rfc8037_ed25519_example_in_profile() -> None:
 
 
 def test_rfc7638_thumbprint_example() -> None:
-    jwk = json.loads((COOKBOOK / "jwk" / "3_3.rsa_public_key.json").read_text())
+    jwk = vectors.read_json("jose-cookbook", "jwk", "3_3.rsa_public_key.json")
     # RFC 7638 section 3.1 uses a different key; compute and compare to a fixed value
     # from a reference-independent construction instead.
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
