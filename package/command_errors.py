@@ -27,8 +27,6 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 __all__ = ["DEBUG_ENV", "EXIT_BUG", "EXIT_PIPE", "CliError", "describe", "run_handler"]
 
 DEBUG_ENV = "MCP_AUTH_DEBUG"
@@ -58,8 +56,11 @@ def _leaf(exc: BaseException) -> BaseException:
 
 def _transport_error(exc: BaseException) -> str | None:
     """``cannot reach URL: reason`` for an HTTP transport error (httpx, or the SDK's httpx2)."""
-    module = type(exc).__module__.split(".")[0]
-    if module not in ("httpx", "httpx2") or type(exc).__name__ not in _TRANSPORT_NAMES:
+    # By name, so that failing needs no import of httpx: its TransportError and subclasses.
+    if not any(
+        cls.__name__ == "TransportError" and cls.__module__.split(".")[0] in ("httpx", "httpx2")
+        for cls in type(exc).__mro__
+    ):
         return None
     url = ""
     with contextlib.suppress(AttributeError, RuntimeError):  # no request attached
@@ -67,14 +68,6 @@ def _transport_error(exc: BaseException) -> str | None:
     reason = str(exc) or type(exc).__name__
     where = f" {url}" if url else ""
     return f"cannot reach{where}: {reason}; is the server running at that address?"
-
-
-_TRANSPORT_NAMES = frozenset(
-    name
-    for name in dir(httpx)
-    if isinstance(getattr(httpx, name), type)
-    and issubclass(getattr(httpx, name), httpx.TransportError)
-)
 
 
 def describe(exc: BaseException) -> tuple[str, int] | None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-__all__ = ["CliParser", "HelpFormatter", "examples", "port"]
+__all__ = ["CliParser", "HelpFormatter", "examples", "http_url", "port", "seconds"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -63,3 +65,32 @@ def port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number: give 1 to 65535")
     return value
+
+
+def http_url(text: str) -> str:
+    """``type=`` for a URL option: an absolute http or https URL with a host, no fragment."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an absolute http(s) URL: give one like http://127.0.0.1:8400"
+        )
+    return text
+
+
+def seconds(low: int, high: int) -> Callable[[str], int]:
+    """``type=`` for a whole number of seconds from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: give {low} to {high} seconds")
+        return value
+
+    return parse

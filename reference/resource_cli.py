@@ -33,7 +33,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_auth.command_errors import CliError
-from mcp_auth.command_parser import examples, port
+from mcp_auth.command_parser import examples, http_url, port, seconds
 from mcp_auth.listen import listen, serve
 from mcp_auth.reference.verifier import (
     MCPAuthMiddleware,
@@ -43,7 +43,7 @@ from mcp_auth.reference.verifier import (
     metadata_route,
 )
 from mcp_auth.reference.verifier.middleware import REFUSAL_KEY
-from mcp_auth.reference.verifier.settings import scope_set
+from mcp_auth.reference.verifier.settings import MAX_SKEW, scope_set
 
 log = logging.getLogger("mcp_auth.reference.resource_server")
 
@@ -137,10 +137,18 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--issuer", required=True, metavar="URL", help="issuer identifier (exact string)"
+        "--issuer",
+        required=True,
+        type=http_url,
+        metavar="URL",
+        help="issuer identifier (exact string)",
     )
     parser.add_argument(
-        "--resource", required=True, metavar="URI", help="this resource's identifier (aud)"
+        "--resource",
+        required=True,
+        type=http_url,
+        metavar="URI",
+        help="this resource's identifier (aud)",
     )
     parser.add_argument(
         "--scope",
@@ -151,7 +159,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=port, default=8402, help="port to listen on")
     parser.add_argument("--path", default="/data", help="path of the protected endpoint")
-    parser.add_argument("--skew", type=int, default=30, help="clock skew in seconds, at most 60")
+    parser.add_argument(
+        "--skew",
+        type=seconds(0, MAX_SKEW),
+        default=30,
+        help=f"clock skew in seconds, 0 to {MAX_SKEW}",
+    )
     parser.add_argument(
         "--log-level",
         default="info",
@@ -163,6 +176,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     scopes: frozenset[str] = frozenset().union(*(scope_set(s) for s in args.scope))
+    if not scopes:
+        raise CliError("--scope names no scope: give the scope the endpoint requires", 2)
     try:
         settings = VerifierSettings(
             issuer=args.issuer,

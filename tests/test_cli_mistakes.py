@@ -85,6 +85,9 @@ CASES: dict[str, Case] = {
     "serve-config-missing": Case(
         ("serve", "--config", "{tmp}/none.toml", "--data-dir", "{tmp}/d"), "cannot read"
     ),
+    "serve-config-is-a-directory": Case(
+        ("serve", "--config", "{tmp}", "--data-dir", "{tmp}/d"), "Is a directory"
+    ),
     "serve-config-not-toml": Case(
         ("serve", "--config", "{bad_toml}", "--data-dir", "{tmp}/d"), "not valid TOML"
     ),
@@ -97,6 +100,11 @@ CASES: dict[str, Case] = {
     ),
     "user-add-short-password": Case(
         ("user", "add", "bob", "--password-stdin", "--data-dir", "{data}"), "password", "short\n"
+    ),
+    "user-add-bad-name": Case(
+        ("user", "add", "b b", "--password-stdin", "--data-dir", "{data}"),
+        "user names",
+        "a long password\n",
     ),
     "user-add-no-terminal": Case(
         ("user", "add", "bob", "--data-dir", "{data}"), "--password-stdin"
@@ -117,6 +125,10 @@ CASES: dict[str, Case] = {
             "{data}",
         ),
         "--jwks-file",
+    ),
+    "client-add-jwks-file-is-a-directory": Case(
+        ("client", "add", "a", "--type", "agent", "--jwks-file", "{tmp}", "--data-dir", "{data}"),
+        "Is a directory",
     ),
     "client-add-jwks-file-not-json": Case(
         (
@@ -180,6 +192,10 @@ CASES: dict[str, Case] = {
     "demo-chain-no-issuer-running": Case(
         ("demo", "chain", "--data-dir", "{demo}"), "cannot reach the issuer at"
     ),
+    "demo-chain-bad-issuer-url": Case(
+        ("demo", "chain", "--data-dir", "{demo}", "--issuer-url", "http://example.com"),
+        "accepted: https://",
+    ),
     "demo-chain-not-seeded": Case(("demo", "chain", "--data-dir", "{data}"), "demo seed"),
     # resource server
     "resource-server-port-in-use": Case(
@@ -210,12 +226,44 @@ CASES: dict[str, Case] = {
         ),
         "skew",
     ),
+    "resource-server-issuer-not-a-url": Case(
+        (
+            "resource-server",
+            "--issuer",
+            "issuer",
+            "--resource",
+            "http://127.0.0.1:8402",
+            "--scope",
+            "data:read",
+        ),
+        "not an absolute http(s) URL",
+    ),
+    "resource-server-no-scope": Case(
+        (
+            "resource-server",
+            "--issuer",
+            "http://127.0.0.1:8400",
+            "--resource",
+            "http://127.0.0.1:8402",
+            "--scope",
+            " ",
+            "--port",
+            "{busy}",
+        ),
+        "--scope names no scope",
+    ),
     "resource-server-missing-option": Case(
         ("resource-server", "--issuer", "http://127.0.0.1:8400"), "required"
     ),
     # MCP
     "mcp-example-port-in-use": Case(
         ("mcp-example", "--data-dir", "{demo}", "--port", "{busy}"), "port {busy} on 127.0.0.1"
+    ),
+    "mcp-example-issuer-not-a-url": Case(
+        ("mcp-example", "--data-dir", "{demo}", "--issuer", "foo"), "not an absolute http(s) URL"
+    ),
+    "mcp-example-status-max-age-out-of-range": Case(
+        ("mcp-example", "--data-dir", "{demo}", "--status-max-age", "-5"), "give 1 to 60 seconds"
     ),
     "mcp-example-no-data-dir": Case(
         ("mcp-example", "--data-dir", "{tmp}/typo"), "no data directory"
@@ -226,6 +274,10 @@ CASES: dict[str, Case] = {
     ),
     "mcp-demo-client-not-seeded": Case(
         ("mcp-demo-client", "--data-dir", "{data}"), "no demo state"
+    ),
+    "mcp-demo-client-unknown-agent": Case(
+        ("mcp-demo-client", "--data-dir", "{demo}", "--client-id", "other"),
+        "no key for agent 'other'",
     ),
     "mcp-demo-client-bad-arg": Case(
         ("mcp-demo-client", "--data-dir", "{demo}", "--arg", "item"), "NAME=VALUE"
@@ -238,6 +290,9 @@ CASES: dict[str, Case] = {
     "conformance-config-missing": Case(
         ("conformance", "run", "--config", "{tmp}/none.toml", "--out", "{tmp}/out"),
         "cannot read",
+    ),
+    "conformance-config-is-a-directory": Case(
+        ("conformance", "run", "--config", "{tmp}", "--out", "{tmp}/out"), "Is a directory"
     ),
     "conformance-config-not-toml": Case(
         ("conformance", "run", "--config", "{bad_toml}", "--out", "{tmp}/out"), "not valid TOML"

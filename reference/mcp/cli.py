@@ -12,7 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcp_auth.command_parser import examples, port
+from mcp_auth.command_parser import examples, http_url, port, seconds
+from mcp_auth.reference.verifier.settings import STATUS_MAX_AGE_CAP
 
 DEFAULT_ISSUER = "http://127.0.0.1:8400"
 DEFAULT_PORT = 8401
@@ -33,7 +34,9 @@ def register(subparsers: Any) -> None:
             "--port 8401 --downstream http://127.0.0.1:8402"
         ),
     )
-    example.add_argument("--issuer", default=DEFAULT_ISSUER, help="issuer URL (%(default)s)")
+    example.add_argument(
+        "--issuer", type=http_url, default=DEFAULT_ISSUER, help="issuer URL (%(default)s)"
+    )
     example.add_argument(
         "--data-dir",
         type=Path,
@@ -46,6 +49,8 @@ def register(subparsers: Any) -> None:
     )
     example.add_argument(
         "--resource",
+        type=http_url,
+        metavar="URI",
         help="this server's resource identifier (default http://HOST:PORT/mcp)",
     )
     example.add_argument(
@@ -55,11 +60,14 @@ def register(subparsers: Any) -> None:
     )
     example.add_argument(
         "--downstream",
+        type=http_url,
         default=DEFAULT_DOWNSTREAM,
         help="URL of the downstream protected resource server (%(default)s)",
     )
     example.add_argument(
         "--downstream-resource",
+        type=http_url,
+        metavar="URI",
         help="resource identifier of the downstream server (default: --downstream)",
     )
     example.add_argument(
@@ -74,7 +82,7 @@ def register(subparsers: Any) -> None:
     )
     example.add_argument(
         "--status-max-age",
-        type=int,
+        type=seconds(1, STATUS_MAX_AGE_CAP),
         metavar="SECONDS",
         help="use a fetched status list for at most this many seconds "
         "(default and ceiling: the issuer's mcpa_status_list_max_age)",
@@ -94,7 +102,9 @@ def register(subparsers: Any) -> None:
             "mcp-auth mcp-demo-client --data-dir ./demo-data --tool whoami --json",
         ),
     )
-    client.add_argument("--issuer", default=DEFAULT_ISSUER, help="issuer URL (%(default)s)")
+    client.add_argument(
+        "--issuer", type=http_url, default=DEFAULT_ISSUER, help="issuer URL (%(default)s)"
+    )
     client.add_argument(
         "--data-dir",
         type=Path,
@@ -103,6 +113,7 @@ def register(subparsers: Any) -> None:
     )
     client.add_argument(
         "--mcp-url",
+        type=http_url,
         default=f"http://127.0.0.1:{DEFAULT_PORT}/mcp",
         help="the MCP endpoint, which is also its resource identifier (%(default)s)",
     )
