@@ -28,13 +28,13 @@ _SUBCOMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(
         prog="mcp-auth",
-        description="MCP-Auth reference Delegation Issuer, Verifier and conformance suite.",
+        description="MCP-Auth reference Delegation Issuer, Verifier and conformance suite. "
+        "Each command's --help shows its options, their defaults and an example.",
         epilog=examples(
             "mcp-auth demo seed --data-dir ./demo-data",
             "mcp-auth serve --data-dir ./demo-data",
             "mcp-auth conformance run",
-        )
-        + "\n\nEach command's --help shows its options and an example.",
+        ),
     )
     parser.add_argument(
         "--version", action="version", version=f"mcp-auth {__version__} (spec {SPEC_VERSION})"

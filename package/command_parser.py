@@ -5,8 +5,8 @@
 these behaviours without asking:
 
 * ``--help`` states each option's default (``(default: 8400)``), except where the default is
-  unset (``None``) or a flag is off, and where the help text already names it; the
-  ``epilog`` is printed as written, so ``epilog=examples(...)`` ends the help with examples;
+  unset (``None``) or a flag is off, and where the help text already names it; an
+  ``epilog=examples(...)`` is printed as written (the description is wrapped as usual);
 * a usage mistake (unknown option, bad choice, missing argument) is one line on stderr,
   ``mcp-auth serve: error: ... (see mcp-auth serve --help)``, exit 2.
 """
@@ -22,8 +22,13 @@ from urllib.parse import urlsplit
 __all__ = ["CliParser", "HelpFormatter", "examples", "http_url", "port", "seconds"]
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Raw description and epilog; ``(default: X)`` appended where a default is set."""
+class HelpFormatter(argparse.HelpFormatter):
+    """``(default: X)`` appended where a default is set; an examples epilog printed as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(("example:", "examples:")):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help

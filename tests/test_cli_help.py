@@ -57,7 +57,8 @@ def test_every_option_has_help_with_its_default(path: tuple[str, ...]) -> None:
     for action in _own_actions(parser):
         assert action.help, f"{path} {action.dest} has no help text"
         shown = formatter._expand_help(action)
-        if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
+        flag = isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction)
+        if action.option_strings and not action.required and not flag:
             assert "default" in shown or str(action.default) in shown, (path, action.dest, shown)
 
 

@@ -381,7 +381,9 @@ def register(subparsers: Any) -> None:
     serve_p.add_argument("--port", type=port, default=DEFAULT_PORT, help="port to listen on")
     _add_data_dir(serve_p)
     serve_p.add_argument(
-        "--config", metavar="FILE", help="TOML file with [[clients]] to register at start"
+        "--config",
+        metavar="FILE",
+        help="TOML file with [[clients]] to register at start (default: none)",
     )
     serve_p.add_argument(
         "--issuer-url",
@@ -454,14 +456,19 @@ def register(subparsers: Any) -> None:
     cadd.add_argument(
         "--resource",
         metavar="URI",
-        help="resource identifier, the aud of tokens for it (tool and resource clients)",
+        help="resource identifier, the aud of tokens for it (tool and resource clients; "
+        "default: none)",
     )
     cadd.add_argument(
         "--name",
         help="display name shown to users on the consent page (client_name; default: none)",
     )
     keys_group = cadd.add_mutually_exclusive_group()
-    keys_group.add_argument("--jwks-file", metavar="FILE", help="public JWK or JWK set (JSON)")
+    keys_group.add_argument(
+        "--jwks-file",
+        metavar="FILE",
+        help="public JWK or JWK set (JSON) (default: none; give it or --generate-key)",
+    )
     keys_group.add_argument(
         "--generate-key",
         action="store_true",
@@ -569,7 +576,8 @@ def register(subparsers: Any) -> None:
         "--tool-port-base",
         type=int,
         metavar="PORT",
-        help="the three demo tools at http://127.0.0.1:PORT/mcp, PORT+10 and PORT+20",
+        help="the three demo tools at http://127.0.0.1:PORT/mcp, PORT+10 and PORT+20 "
+        "(default: the --tool-url default)",
     )
     seed_p.add_argument(
         "--resource-url",
