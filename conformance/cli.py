@@ -2,17 +2,20 @@
 
 Exit codes: 0 no MUST failed (after expected failures); 1 a MUST check failed; 2 the run
 could not be performed (usage or configuration error, the target not answering the first
-check of a role, the bundled reference not starting).
+check of a role, the bundled reference not starting). A mistake found before the first check
+(a config that cannot be read, a taken ``verifier.issuer_port``, an ``--out`` that cannot be
+written) is one line on stderr (``CliError``) and no report.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from mcp_auth.command_errors import CliError
+from mcp_auth.command_parser import examples
 from mcp_auth.conformance.config import ConfigError
 from mcp_auth.conformance.profiles import PROFILES
 
@@ -21,24 +24,48 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def register(subparsers: Any) -> None:
     conf = subparsers.add_parser(
-        "conformance", help="run the MCP-Auth conformance suite against an issuer or verifier"
+        "conformance",
+        help="run the MCP-Auth conformance suite against an issuer or verifier",
+        epilog=examples(
+            "mcp-auth conformance run", "mcp-auth conformance run --config target.toml"
+        ),
     )
     sub = conf.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
     run = sub.add_parser(
         "run",
         help="run the checks and write report.json, junit.xml, report.html and badges",
         description="Without --config the bundled reference is started on 127.0.0.1 and tested.",
+        epilog=examples(
+            "mcp-auth conformance run --profile quick",
+            "mcp-auth conformance run --config target.toml --role verifier --out report",
+        ),
     )
-    run.add_argument("--config", help="target config (TOML); default: the bundled reference")
-    run.add_argument("--role", choices=("issuer", "verifier", "all"), default="all")
-    run.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    run.add_argument("--out", default="conformance-report", help="output directory")
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="target config (TOML) (default: start and test the bundled reference)",
+    )
+    run.add_argument(
+        "--role",
+        choices=("issuer", "verifier", "all"),
+        default="all",
+        help="the conformance class to test; all: each one the config has a section for",
+    )
+    run.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="default",
+        help="how many generated cases per check",
+    )
+    run.add_argument(
+        "--out", metavar="DIR", default="conformance-report", help="directory for the reports"
+    )
     run.add_argument(
         "--expected-failures",
         metavar="FILE",
-        help="TOML or JSON list of check ids (with reasons) expected to fail",
+        help="TOML or JSON list of check ids (with reasons) expected to fail (default: none)",
     )
-    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed")
     run.set_defaults(handler=cmd_run)
 
 
@@ -53,8 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg = config_mod.load(args.config) if args.config else None
     except ConfigError as exc:
-        print(f"error: invalid target config {args.config}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        detail = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        raise CliError(f"invalid target config {args.config}: {detail}", EXIT_USAGE) from None
     try:
         expected = (
             runner.resolve_expected(runner.load_expected_failures(args.expected_failures))
@@ -62,8 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             else {}
         )
     except (OSError, ValueError) as exc:
-        print(f"error: expected-failures file: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CliError(f"--expected-failures {args.expected_failures}: {exc}", EXIT_USAGE) from None
+    _check_out(Path(args.out))
     roles = ["issuer", "verifier"] if args.role == "all" else [args.role]
     if args.role == "all" and cfg is not None:
         # "all" tests each class the configuration has a section for.
@@ -92,3 +119,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if report.aborted:
         return EXIT_USAGE
     return EXIT_OK if report.passed() else EXIT_FAILED
+
+
+def _check_out(out: Path) -> None:
+    """The report directory exists or can be created, before a single check runs."""
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file: give a directory for the reports", EXIT_USAGE)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(
+            f"--out {out}: cannot create it ({exc.strerror or exc}); give a directory you "
+            "can write to",
+            EXIT_USAGE,
+        ) from None

@@ -9,6 +9,7 @@ free loopback ports, and always stops them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ import httpx
 
 import mcp_auth
 from mcp_auth import SPEC_VERSION
+from mcp_auth.command_errors import CliError
 from mcp_auth.conformance import config as config_mod
 from mcp_auth.conformance import issuer as issuer_checks
 from mcp_auth.conformance import stateful  # noqa: F401 - registers the stateful check
@@ -35,7 +37,7 @@ from mcp_auth.conformance.config import ConfigError, TargetConfig, VerifierConfi
 from mcp_auth.conformance.framework import Check, Failed, Skipped
 from mcp_auth.conformance.profiles import PROFILES, Profile
 from mcp_auth.conformance.results import CheckResult, Report
-from mcp_auth.conformance.suite_issuer import SuiteIssuer, free_port
+from mcp_auth.conformance.suite_issuer import SuiteIssuer, bind, free_port
 
 C = TypeVar("C")
 REFERENCE_SCOPE = "data:read"
@@ -345,8 +347,47 @@ def _maybe_reference(
             procs.stop()
 
 
+def _suite_issuer_port(opts: RunOptions, vcfg: VerifierConfig | None, reference: bool) -> int:
+    """Where the suite's own issuer listens for the Verifier class (0: a free port)."""
+    if opts.issuer_port is not None:
+        return opts.issuer_port
+    return vcfg.issuer_port if vcfg is not None and not reference else 0
+
+
+def _port_in_use(port: int, opts: RunOptions) -> CliError:
+    source = opts.config.source if opts.config is not None and opts.config.source else ""
+    key = f"verifier.issuer_port in {source}" if source else "verifier.issuer_port"
+    return CliError(
+        f"port {port} ({key}), where the suite's issuer listens, is already in use: stop the "
+        "program listening there, or set another verifier.issuer_port and point the server "
+        "under test at http://127.0.0.1:<that port>",
+        2,
+    )
+
+
+def check_issuer_port(opts: RunOptions) -> None:
+    """Before any check runs: the configured port of the suite's issuer is free (CliError)."""
+    if "verifier" not in opts.roles:
+        return
+    vcfg = opts.verifier_override or (opts.config.verifier if opts.config else None)
+    reference = opts.config is None and opts.verifier_override is None
+    port = _suite_issuer_port(opts, vcfg, reference)
+    if vcfg is None or not port:
+        return
+    try:
+        bind(port).close()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise _port_in_use(port, opts) from None
+        raise CliError(
+            f"cannot listen on 127.0.0.1:{port} (verifier.issuer_port): {exc}", 2
+        ) from None
+
+
 def run(opts: RunOptions) -> Report:
+    """Run the checks; ``CliError`` before any check when the run cannot be set up."""
     roles = opts.roles
+    check_issuer_port(opts)
     report = Report(
         SPEC_VERSION,
         mcp_auth.__version__,
@@ -462,15 +503,17 @@ def _run_verifier(
                 execute(c, None, "no [verifier] section in the target config", expected),
             )
         return
-    port = (
-        opts.issuer_port
-        if opts.issuer_port is not None
-        else (vcfg.issuer_port if vcfg is not None and not reference else 0)
-    )
+    port = _suite_issuer_port(opts, vcfg, reference)
     suite = SuiteIssuer(issuer_port=port)
     if not reference and opts.out is not None:
         suite.use_keys_file(Path(opts.out) / SUITE_KEYS_FILE)
-    with suite:
+    try:
+        suite.start()
+    except OSError as exc:
+        if port and exc.errno == errno.EADDRINUSE:  # taken since check_issuer_port
+            raise _port_in_use(port, opts) from None
+        raise
+    try:
         if reference:
             assert tmp is not None
             rs_port = free_port()
@@ -492,6 +535,8 @@ def _run_verifier(
         if not vcfg.required_scope:
             skips["verifier.insufficient_scope"] = "no verifier.required_scope in the target config"
         _run_role(vchecks, vctx, report, progress, expected, skips=skips)
+    finally:
+        suite.stop()
 
 
 def summary_text(report: Report) -> str:

@@ -25,7 +25,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,6 +32,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_auth.command_errors import CliError
+from mcp_auth.command_parser import examples, http_url, port, seconds
+from mcp_auth.listen import listen, serve
 from mcp_auth.reference.verifier import (
     MCPAuthMiddleware,
     Verifier,
@@ -41,7 +43,7 @@ from mcp_auth.reference.verifier import (
     metadata_route,
 )
 from mcp_auth.reference.verifier.middleware import REFUSAL_KEY
-from mcp_auth.reference.verifier.settings import scope_set
+from mcp_auth.reference.verifier.settings import MAX_SKEW, scope_set
 
 log = logging.getLogger("mcp_auth.reference.resource_server")
 
@@ -129,25 +131,53 @@ def register(subparsers: Any) -> None:
         "resource-server",
         help="run a downstream API protected by the reference verifier",
         description="A small downstream API protected by the reference MCP-Auth verifier.",
+        epilog=examples(
+            "mcp-auth resource-server --issuer http://127.0.0.1:8400 "
+            "--resource http://127.0.0.1:8402 --scope data:read --port 8402"
+        ),
     )
-    parser.add_argument("--issuer", required=True, help="issuer identifier (exact string)")
-    parser.add_argument("--resource", required=True, help="this resource's identifier (aud)")
+    parser.add_argument(
+        "--issuer",
+        required=True,
+        type=http_url,
+        metavar="URL",
+        help="issuer identifier (exact string)",
+    )
+    parser.add_argument(
+        "--resource",
+        required=True,
+        type=http_url,
+        metavar="URI",
+        help="this resource's identifier (aud)",
+    )
     parser.add_argument(
         "--scope",
         required=True,
         action="append",
         help="scope the endpoint requires (space-separated; may repeat)",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8402)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=port, default=8402, help="port to listen on")
     parser.add_argument("--path", default="/data", help="path of the protected endpoint")
-    parser.add_argument("--skew", type=int, default=30, help="clock skew in seconds (<= 60)")
-    parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--skew",
+        type=seconds(0, MAX_SKEW),
+        default=30,
+        help=f"clock skew in seconds, 0 to {MAX_SKEW}",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="log level",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     scopes: frozenset[str] = frozenset().union(*(scope_set(s) for s in args.scope))
+    if not scopes:
+        raise CliError("--scope names no scope: give the scope the endpoint requires", 2)
     try:
         settings = VerifierSettings(
             issuer=args.issuer,
@@ -157,8 +187,10 @@ def run(args: argparse.Namespace) -> int:
             scopes_supported=tuple(sorted(scopes)),
         )
     except ValueError as exc:
-        print(f"mcp-auth resource-server: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(str(exc), 2) from None
+    if not args.path.startswith("/"):
+        raise CliError(f"--path {args.path!r} must start with /, e.g. --path /data", 2)
+    sock = listen(args.host, args.port)  # before announcing: a taken port is one line
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
@@ -173,5 +205,5 @@ def run(args: argparse.Namespace) -> int:
         args.port,
         args.path,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    serve(app, sock, log_level=args.log_level, access_log=False)
     return 0

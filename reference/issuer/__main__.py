@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from mcp_auth.command_errors import run_handler
+from mcp_auth.command_parser import CliParser
 
 from .cli import register
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mcp_auth.reference.issuer")
+    parser = CliParser(prog="python -m mcp_auth.reference.issuer")
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
+    return run_handler(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """``mcp-auth`` subcommands of the reference issuer.
 
-serve, user add, client add/list/remove, keys rotate, audit verify, demo seed, demo chain.
-Each subcommand sets ``handler`` (namespace -> exit code).
+serve, init, user add, client add/list/remove, keys rotate, audit verify, demo seed, demo
+chain. Each subcommand sets ``handler`` (namespace -> exit code); a mistake the user can fix
+is a ``CliError`` (one line on stderr). Only serve, init and demo seed create a data
+directory (``data_dir``); the others refuse a missing one.
 """
 
 from __future__ import annotations
@@ -11,52 +13,108 @@ import getpass
 import json
 import logging
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from .app import create_app, key_retention, open_data_dir
+import httpx
+
+from mcp_auth.command_errors import CliError
+from mcp_auth.command_parser import examples, port
+from mcp_auth.listen import listen, serve
+
+from . import data_dir
+from .app import create_app, key_retention
 from .audit import verify_chain
 from .client import new_client_key
 from .clients import ClientError, delete_client, list_clients, save_client, validate_client
-from .demo import DEMO_RESOURCE, DemoError, chain, seed, tool_urls_from_port_base
+from .demo import (
+    DEMO_RESOURCE,
+    DemoError,
+    chain,
+    demo_clients,
+    demo_dir,
+    seed,
+    tool_urls_from_port_base,
+)
 from .keys import ROTATION_LEAD, KeyStore, write_private_file
-from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
-from .storage import Database
+from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir, is_loopback_host
 from .users import UserError, add_user
+
+ISSUER_URLS = (
+    "accepted: https://HOST[:PORT], or http:// on a loopback host (127.0.0.1, ::1, localhost), "
+    "without path, query or fragment, e.g. http://127.0.0.1:8400"
+)
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
 
 
+def _issuer_settings(data: Path, url: str, **extra: Any) -> Settings:
+    try:
+        return Settings(data_dir=data, issuer_url=url, **extra)
+    except ValueError as exc:
+        raise CliError(f"--issuer-url {url}: {exc}; {ISSUER_URLS}", 2) from None
+
+
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     url = getattr(args, "issuer_url", None) or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-    return Settings(data_dir=_data_dir(args), issuer_url=url, **extra)
+    return _issuer_settings(_data_dir(args), url, **extra)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        help="data directory (default: $MCP_AUTH_DATA_DIR, $XDG_DATA_HOME/mcp-auth or "
-        "~/.local/share/mcp-auth)",
+        metavar="DIR",
+        help="the issuer's data directory (default: $MCP_AUTH_DATA_DIR, "
+        "$XDG_DATA_HOME/mcp-auth or ~/.local/share/mcp-auth)",
     )
+
+
+def _check_config(path: Path) -> None:
+    """The --config file is readable TOML (its clients are checked when loaded)."""
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"--config {path}: cannot read it: {exc.strerror or exc}", 2) from None
+    except UnicodeDecodeError:
+        raise CliError(f"--config {path}: not UTF-8 text; give a TOML file", 2) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"--config {path} is not valid TOML: {exc}", 2) from None
 
 
 # -- serve --------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - only the server needs it
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.issuer_url is None and not is_loopback_host(args.host):
+        raise CliError(
+            f"--host {args.host} is not a loopback address, so the issuer needs a public "
+            "https identifier: give --issuer-url https://HOST[:PORT] (e.g. the URL of the TLS "
+            "proxy in front of it)",
+            2,
+        )
     issuer_url = args.issuer_url or f"http://{args.host}:{args.port}"
-    settings = Settings(
-        data_dir=_data_dir(args),
-        issuer_url=issuer_url,
-        config_file=Path(args.config) if args.config else None,
-    )
-    first_run = not settings.db_path.exists()
-    data = open_data_dir(settings)
-    data.db.close()
-    app = create_app(settings)
+    config_file = Path(args.config).expanduser() if args.config else None
+    settings = _issuer_settings(_data_dir(args), issuer_url, config_file=config_file)
+    if config_file is not None:
+        _check_config(config_file)
+    if settings.data_dir.exists():
+        data_dir.prepare(settings)  # a file where the directory should be: refused here
+    # Bind first: a taken port is one line, before anything is created or announced.
+    sock = listen(args.host, args.port)
+    try:
+        first_run = not settings.db_path.exists()
+        data_dir.open_or_create(settings).db.close()
+        try:
+            app = create_app(settings)
+        except (ClientError, ValueError, OSError) as exc:
+            if config_file is None:
+                raise
+            raise CliError(f"--config {config_file}: {exc}", 2) from None
+    except BaseException:
+        sock.close()
+        raise
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     print(
         f"MCP-Auth reference Delegation Issuer\n"
         f"  issuer         {settings.issuer_url}\n"
@@ -73,7 +131,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"mcp-auth demo chain --data-dir {settings.data_dir}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="info")
+    serve(app, sock, access_log=False, log_level="info")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    existed = settings.db_path.exists()
+    data_dir.open_or_create(settings).db.close()
+    state = "already holds an issuer" if existed else "created"
+    print(
+        f"data directory {settings.data_dir}: {state}\n"
+        f"  database     {settings.db_path}\n"
+        f"  signing keys {settings.keys_dir}\n"
+        f"  admin token  in {settings.admin_token_path}"
+    )
     return 0
 
 
@@ -81,22 +153,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_user_add(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
+    data_dir.require(settings)  # before asking for a password
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
-            print("passwords differ", file=sys.stderr)
-            return 1
+            raise CliError("the two passwords differ: run the command again", 1)
     else:
-        print("no terminal: pass --password-stdin and the password on stdin", file=sys.stderr)
-        return 2
-    data = open_data_dir(settings)
+        raise CliError("no terminal: pass --password-stdin and the password on stdin", 2)
+    data = data_dir.open_existing(settings)
     try:
         add_user(data.db, args.name, password)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(str(exc), 1) from None
     finally:
         data.db.close()
     print(f"user {args.name!r} saved in {settings.db_path}")
@@ -107,18 +177,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_client_add(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
-    data = open_data_dir(settings)
+    if not args.generate_key and not args.jwks_file:
+        raise CliError("give the client's public key with --jwks-file FILE, or --generate-key", 2)
+    jwks_file = _read_jwks(Path(args.jwks_file)) if args.jwks_file else None
+    data = data_dir.open_existing(settings)
     try:
         key_path: Path | None = None
         if args.generate_key:
             private, jwks = new_client_key(args.client_id)
             key_path = settings.data_dir / "clients" / f"{args.client_id}.jwk"
-        elif args.jwks_file:
-            loaded = json.loads(Path(args.jwks_file).read_text(encoding="utf-8"))
-            jwks = loaded if "keys" in loaded else {"keys": [loaded]}
         else:
-            print("give --jwks-file FILE or --generate-key", file=sys.stderr)
-            return 2
+            assert jwks_file is not None
+            jwks = jwks_file
         body: dict[str, Any] = {
             "client_id": args.client_id,
             "client_type": args.type,
@@ -134,18 +204,30 @@ def cmd_client_add(args: argparse.Namespace) -> int:
             key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private_file(key_path, json.dumps(private, indent=2) + "\n")
             print(f"private key written to {key_path} (keep it secret)")
-    except (ClientError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (ClientError, ValueError) as exc:
+        raise CliError(str(exc), 1) from None
     finally:
         data.db.close()
     print(f"client {args.client_id!r} ({args.type}) registered")
     return 0
 
 
+def _read_jwks(path: Path) -> dict[str, Any]:
+    """The --jwks-file: a public JWK or a JWK set, as a JWK set."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"--jwks-file {path}: cannot read it: {exc.strerror or exc}", 2) from None
+    except ValueError as exc:  # JSON or UTF-8
+        raise CliError(f"--jwks-file {path} is not JSON: {exc}", 2) from None
+    if not isinstance(loaded, dict):
+        raise CliError(f"--jwks-file {path}: give a JWK or a JWK set (a JSON object)", 2)
+    return loaded if "keys" in loaded else {"keys": [loaded]}
+
+
 def cmd_client_list(args: argparse.Namespace) -> int:
 
-    data = open_data_dir(_settings(args))
+    data = data_dir.open_existing(_settings(args))
     for client in list_clients(data.db):
         print(
             f"{client.client_id}\t{client.client_type}\t{client.resource or '-'}\t{client.source}"
@@ -157,17 +239,27 @@ def cmd_client_list(args: argparse.Namespace) -> int:
 
 def cmd_client_remove(args: argparse.Namespace) -> int:
 
-    data = open_data_dir(_settings(args))
-    removed = delete_client(data.db, args.client_id)
-    data.db.close()
-    print(f"client {args.client_id!r} {'removed' if removed else 'not found'}")
-    return 0 if removed else 1
+    settings = _settings(args)
+    data = data_dir.open_existing(settings)
+    try:
+        removed = delete_client(data.db, args.client_id)
+    finally:
+        data.db.close()
+    if not removed:
+        raise CliError(
+            f"no client {args.client_id!r} in {settings.data_dir}: `mcp-auth client list "
+            f"--data-dir {settings.data_dir}` shows the registered ones",
+            1,
+        )
+    print(f"client {args.client_id!r} removed")
+    return 0
 
 
 # -- keys, audit --------------------------------------------------------------------------
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
+    data_dir.require(settings)
     store = KeyStore(settings.keys_dir, retention=key_retention(settings))
     store.ensure()
     created = store.rotate(compromised=args.compromised)
@@ -185,13 +277,11 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
 
-    settings = _settings(args)
-    if not settings.db_path.exists():
-        print(f"no issuer database in {settings.data_dir}", file=sys.stderr)
-        return 2
-    db = Database(settings.db_path)
-    report = verify_chain(db)
-    db.close()
+    db = data_dir.open_database(_settings(args))
+    try:
+        report = verify_chain(db)
+    finally:
+        db.close()
     if report.ok:
         print(f"audit chain OK: {report.checked} events")
         if report.head_seq is not None:
@@ -208,17 +298,29 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_demo_seed(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
-    target = Path(args.write_target) if args.write_target else None
+    target = Path(args.write_target).expanduser() if args.write_target else None
+    if target is not None and target.is_dir():
+        raise CliError(f"--write-target {target} is a directory: give a file name", 2)
     try:
         tool_urls = (
             tool_urls_from_port_base(args.tool_port_base)
             if args.tool_port_base is not None
             else args.tool_url
         )
+        demo_clients(tool_urls, args.resource_url)  # refused before anything is created
+    except DemoError as exc:
+        raise CliError(str(exc), 1) from None
+    data_dir.open_or_create(settings).db.close()
+    try:
         state = seed(settings, target, tool_urls=tool_urls, resource_url=args.resource_url)
     except (DemoError, ClientError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(str(exc), 1) from None
+    except OSError as exc:
+        if target is None or exc.filename not in (str(target), target):
+            raise
+        raise CliError(
+            f"--write-target {target}: cannot write it: {exc.strerror or exc}", 2
+        ) from None
     print(
         f"demo seeded in {settings.data_dir}\n"
         f"  user      {state['user']}  password: {state['password']}\n"
@@ -238,59 +340,175 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 
 def cmd_demo_chain(args: argparse.Namespace) -> int:
 
-    return chain(_settings(args), args.issuer_url)
+    settings = _settings(args)
+    state_path = demo_dir(settings) / "demo.json"
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        url = args.issuer_url or state["issuer_url"]
+    except FileNotFoundError:
+        raise CliError(
+            f"no demo in {settings.data_dir} (no {state_path}): check --data-dir, or run "
+            f"`mcp-auth demo seed --data-dir {settings.data_dir}` first",
+            1,
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"cannot read the demo state {state_path} ({exc}): run `mcp-auth demo seed` again", 1
+        ) from None
+    try:
+        return chain(settings, args.issuer_url)
+    except httpx.TransportError as exc:
+        raise CliError(
+            f"cannot reach the issuer at {url} ({exc or type(exc).__name__}): start it with "
+            f"`mcp-auth serve --data-dir {settings.data_dir}` in another terminal, or give its "
+            "address with --issuer-url",
+            1,
+        ) from None
 
 
 def register(subparsers: Any) -> None:
-    serve = subparsers.add_parser("serve", help="run the reference Delegation Issuer")
-    serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    _add_data_dir(serve)
-    serve.add_argument("--config", help="TOML file with [[clients]] to register at start")
-    serve.add_argument("--issuer-url", help="issuer identifier (default http://HOST:PORT)")
-    serve.set_defaults(handler=cmd_serve)
+    serve_p = subparsers.add_parser(
+        "serve",
+        help="run the reference Delegation Issuer",
+        description="Run the reference Delegation Issuer; on the first start it creates the "
+        "data directory, database, signing keys and admin token.",
+        epilog=examples(
+            "mcp-auth serve --data-dir ./demo-data",
+            "mcp-auth serve --port 9400 --data-dir ./demo-data",
+        ),
+    )
+    serve_p.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
+    serve_p.add_argument("--port", type=port, default=DEFAULT_PORT, help="port to listen on")
+    _add_data_dir(serve_p)
+    serve_p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file with [[clients]] to register at start (default: none)",
+    )
+    serve_p.add_argument(
+        "--issuer-url",
+        metavar="URL",
+        help="issuer identifier: https, or http on a loopback host, no path "
+        "(default: http://HOST:PORT)",
+    )
+    serve_p.set_defaults(handler=cmd_serve)
 
-    user = subparsers.add_parser("user", help="manage consent-page users")
+    init = subparsers.add_parser(
+        "init",
+        help="create a data directory (database, signing keys, admin token)",
+        description="Create the issuer's data directory, as the first `serve` would, "
+        "without starting the server; an existing one is left as it is.",
+        epilog=examples("mcp-auth init --data-dir ./issuer-data"),
+    )
+    _add_data_dir(init)
+    init.set_defaults(handler=cmd_init)
+
+    user = subparsers.add_parser(
+        "user",
+        help="manage consent-page users",
+        epilog=examples("printf '%s\\n' \"$PASSWORD\" | mcp-auth user add bob --password-stdin"),
+    )
     user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = user_sub.add_parser("add", help="create a user or set a new password")
-    add.add_argument("name")
+    add = user_sub.add_parser(
+        "add",
+        help="create a user or set a new password",
+        description="Create a consent-page user, or set a new password for an existing one.",
+        epilog=examples(
+            "mcp-auth user add bob --data-dir ./demo-data",
+            "printf '%s\\n' \"$PASSWORD\" | mcp-auth user add bob --password-stdin",
+        ),
+    )
+    add.add_argument("name", help="user name: 1 to 64 letters, digits and . _ @ -")
     add.add_argument(
         "--password-stdin",
         action="store_true",
-        help="read the password from the first line of stdin",
+        help="read the password from the first line of stdin (default: ask twice on the terminal)",
     )
     _add_data_dir(add)
     add.set_defaults(handler=cmd_user_add)
 
-    client = subparsers.add_parser("client", help="manage registered clients")
+    client = subparsers.add_parser(
+        "client",
+        help="manage registered clients",
+        epilog=examples(
+            "mcp-auth client add my-tool --type tool --resource https://tool.example/mcp "
+            "--generate-key",
+            "mcp-auth client list",
+            "mcp-auth client remove my-tool",
+        ),
+    )
     client_sub = client.add_subparsers(dest="client_command", required=True, metavar="ACTION")
-    cadd = client_sub.add_parser("add", help="register (or replace) a client")
-    cadd.add_argument("client_id")
-    cadd.add_argument("--type", required=True, choices=("agent", "tool", "resource"))
-    cadd.add_argument("--resource", help="resource URI (tool and resource clients)")
+    cadd = client_sub.add_parser(
+        "add",
+        help="register (or replace) a client",
+        description="Register a client (agent runtime, tool or resource server) with its "
+        "public key; an existing client_id is replaced.",
+        epilog=examples(
+            "mcp-auth client add my-tool --type tool --resource https://tool.example/mcp "
+            "--generate-key --data-dir ./demo-data",
+            "mcp-auth client add my-agent --type agent --jwks-file agent.pub.json",
+        ),
+    )
+    cadd.add_argument("client_id", help="the client's identifier")
     cadd.add_argument(
-        "--name", help="display name shown to users on the consent page (client_name)"
+        "--type", required=True, choices=("agent", "tool", "resource"), help="kind of client"
+    )
+    cadd.add_argument(
+        "--resource",
+        metavar="URI",
+        help="resource identifier, the aud of tokens for it (tool and resource clients; "
+        "default: none)",
+    )
+    cadd.add_argument(
+        "--name",
+        help="display name shown to users on the consent page (client_name; default: none)",
     )
     keys_group = cadd.add_mutually_exclusive_group()
-    keys_group.add_argument("--jwks-file", help="public JWK or JWK set (JSON)")
+    keys_group.add_argument(
+        "--jwks-file",
+        metavar="FILE",
+        help="public JWK or JWK set (JSON) (default: none; give it or --generate-key)",
+    )
     keys_group.add_argument(
         "--generate-key",
         action="store_true",
-        help="generate an ES256 key; private JWK written to the data dir",
+        help="generate an ES256 key; private JWK written to DIR/clients/CLIENT_ID.jwk",
     )
     _add_data_dir(cadd)
     cadd.set_defaults(handler=cmd_client_add)
-    clist = client_sub.add_parser("list", help="list registered clients")
+    clist = client_sub.add_parser(
+        "list",
+        help="list registered clients",
+        description="One line per client: client_id, type, resource, source, display name.",
+        epilog=examples("mcp-auth client list --data-dir ./demo-data"),
+    )
     _add_data_dir(clist)
     clist.set_defaults(handler=cmd_client_list)
-    crm = client_sub.add_parser("remove", help="remove a client")
-    crm.add_argument("client_id")
+    crm = client_sub.add_parser(
+        "remove",
+        help="remove a client",
+        epilog=examples("mcp-auth client remove my-tool --data-dir ./demo-data"),
+    )
+    crm.add_argument("client_id", help="the client to remove")
     _add_data_dir(crm)
     crm.set_defaults(handler=cmd_client_remove)
 
-    keys = subparsers.add_parser("keys", help="manage the issuer's signing keys")
+    keys = subparsers.add_parser(
+        "keys",
+        help="manage the issuer's signing keys",
+        epilog=examples("mcp-auth keys rotate --data-dir ./demo-data"),
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    rotate = keys_sub.add_parser("rotate", help="new signing keys; old ones retired")
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="new signing keys; old ones retired",
+        description="Create new signing keys; the previous ones keep signing for "
+        f"{ROTATION_LEAD} s and stay published until what they signed has expired.",
+        epilog=examples(
+            "mcp-auth keys rotate --data-dir ./demo-data",
+            "mcp-auth keys rotate --compromised --data-dir ./demo-data",
+        ),
+    )
     rotate.add_argument(
         "--compromised",
         action="store_true",
@@ -299,19 +517,54 @@ def register(subparsers: Any) -> None:
     _add_data_dir(rotate)
     rotate.set_defaults(handler=cmd_keys_rotate)
 
-    audit_p = subparsers.add_parser("audit", help="the audit log")
+    audit_p = subparsers.add_parser(
+        "audit",
+        help="the audit log",
+        epilog=examples("mcp-auth audit verify --data-dir ./demo-data"),
+    )
     audit_sub = audit_p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_sub.add_parser("verify", help="verify the whole hash chain")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="verify the whole hash chain",
+        description="Verify every record of the hash-chained audit log; exit 1 at the first "
+        "broken record.",
+        epilog=examples("mcp-auth audit verify --data-dir ./demo-data"),
+    )
     _add_data_dir(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
-    demo = subparsers.add_parser("demo", help="demo setup and walk-through")
+    demo = subparsers.add_parser(
+        "demo",
+        help="demo setup and walk-through",
+        epilog=examples(
+            "mcp-auth demo seed --data-dir ./demo-data",
+            "mcp-auth demo chain --data-dir ./demo-data",
+        ),
+    )
     demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
-    seed = demo_sub.add_parser("seed", help="create a demo user, clients and an active grant")
-    _add_data_dir(seed)
-    seed.add_argument("--issuer-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
-    seed.add_argument("--write-target", help="write a conformance target TOML here")
-    tool_addresses = seed.add_mutually_exclusive_group()
+    seed_p = demo_sub.add_parser(
+        "seed",
+        help="create a demo user, clients and an active grant",
+        description="Create (or replace) the demo user alice, an agent, three tools, a "
+        "resource server and an active grant in the data directory.",
+        epilog=examples(
+            "mcp-auth demo seed --data-dir ./demo-data",
+            "mcp-auth demo seed --data-dir ./demo-data --tool-port-base 9401",
+        ),
+    )
+    _add_data_dir(seed_p)
+    seed_p.add_argument(
+        "--issuer-url",
+        metavar="URL",
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help="the issuer's URL, written to the demo state and the target file",
+    )
+    seed_p.add_argument(
+        "--write-target",
+        metavar="FILE",
+        help="also write a conformance target TOML here (default: none)",
+    )
+    tool_addresses = seed_p.add_mutually_exclusive_group()
     tool_addresses.add_argument(
         "--tool-url",
         action="append",
@@ -323,18 +576,25 @@ def register(subparsers: Any) -> None:
         "--tool-port-base",
         type=int,
         metavar="PORT",
-        help="the three demo tools at http://127.0.0.1:PORT/mcp, PORT+10 and PORT+20",
+        help="the three demo tools at http://127.0.0.1:PORT/mcp, PORT+10 and PORT+20 "
+        "(default: the --tool-url default)",
     )
-    seed.add_argument(
+    seed_p.add_argument(
         "--resource-url",
         metavar="URL",
         default=DEMO_RESOURCE[1],
-        help="resource identifier of the demo resource server (%(default)s)",
+        help="resource identifier of the demo resource server",
     )
-    seed.set_defaults(handler=cmd_demo_seed)
+    seed_p.set_defaults(handler=cmd_demo_seed)
     run = demo_sub.add_parser(
-        "chain", help="run issuance, exchanges, introspection, revocation against a running issuer"
+        "chain",
+        help="run issuance, exchanges, introspection, revocation against a running issuer",
+        description="Against a running issuer (`mcp-auth serve`), run the seeded demo: "
+        "issuance, one exchange per tool, introspection, revocation, and the refused exchange.",
+        epilog=examples("mcp-auth demo chain --data-dir ./demo-data"),
     )
     _add_data_dir(run)
-    run.add_argument("--issuer-url", help="default: the URL given to demo seed")
+    run.add_argument(
+        "--issuer-url", metavar="URL", help="the issuer (default: the URL given to demo seed)"
+    )
     run.set_defaults(handler=cmd_demo_chain)

@@ -12,6 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from mcp_auth.command_parser import examples, http_url, port, seconds
+from mcp_auth.reference.verifier.settings import STATUS_MAX_AGE_CAP
+
 DEFAULT_ISSUER = "http://127.0.0.1:8400"
 DEFAULT_PORT = 8401
 DEFAULT_DOWNSTREAM = "http://127.0.0.1:8402"
@@ -26,8 +29,14 @@ def register(subparsers: Any) -> None:
             "MCP-Auth delegation tokens (DPoP-bound) and whose tool get_data calls a downstream "
             "resource server by exchanging the token it received (RFC 8693)."
         ),
+        epilog=examples(
+            "mcp-auth mcp-example --issuer http://127.0.0.1:8400 --data-dir ./demo-data "
+            "--port 8401 --downstream http://127.0.0.1:8402"
+        ),
     )
-    example.add_argument("--issuer", default=DEFAULT_ISSUER, help="issuer URL (%(default)s)")
+    example.add_argument(
+        "--issuer", type=http_url, default=DEFAULT_ISSUER, help="issuer URL (%(default)s)"
+    )
     example.add_argument(
         "--data-dir",
         type=Path,
@@ -35,9 +44,13 @@ def register(subparsers: Any) -> None:
         help="the issuer's data directory, where `mcp-auth demo seed` stored the tool's key",
     )
     example.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    example.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (%(default)s)")
+    example.add_argument(
+        "--port", type=port, default=DEFAULT_PORT, help="port to listen on (%(default)s)"
+    )
     example.add_argument(
         "--resource",
+        type=http_url,
+        metavar="URI",
         help="this server's resource identifier (default http://HOST:PORT/mcp)",
     )
     example.add_argument(
@@ -47,11 +60,14 @@ def register(subparsers: Any) -> None:
     )
     example.add_argument(
         "--downstream",
+        type=http_url,
         default=DEFAULT_DOWNSTREAM,
         help="URL of the downstream protected resource server (%(default)s)",
     )
     example.add_argument(
         "--downstream-resource",
+        type=http_url,
+        metavar="URI",
         help="resource identifier of the downstream server (default: --downstream)",
     )
     example.add_argument(
@@ -66,7 +82,8 @@ def register(subparsers: Any) -> None:
     )
     example.add_argument(
         "--status-max-age",
-        type=int,
+        type=seconds(1, STATUS_MAX_AGE_CAP),
+        metavar="SECONDS",
         help="use a fetched status list for at most this many seconds "
         "(default and ceiling: the issuer's mcpa_status_list_max_age)",
     )
@@ -80,8 +97,14 @@ def register(subparsers: Any) -> None:
             "the MCP SDK's client over streamable HTTP to list the server's tools and call one; "
             "print the result and the delegation chain."
         ),
+        epilog=examples(
+            "mcp-auth mcp-demo-client --issuer http://127.0.0.1:8400 --data-dir ./demo-data",
+            "mcp-auth mcp-demo-client --data-dir ./demo-data --tool whoami --json",
+        ),
     )
-    client.add_argument("--issuer", default=DEFAULT_ISSUER, help="issuer URL (%(default)s)")
+    client.add_argument(
+        "--issuer", type=http_url, default=DEFAULT_ISSUER, help="issuer URL (%(default)s)"
+    )
     client.add_argument(
         "--data-dir",
         type=Path,
@@ -90,10 +113,13 @@ def register(subparsers: Any) -> None:
     )
     client.add_argument(
         "--mcp-url",
+        type=http_url,
         default=f"http://127.0.0.1:{DEFAULT_PORT}/mcp",
         help="the MCP endpoint, which is also its resource identifier (%(default)s)",
     )
-    client.add_argument("--grant-id", help="grant to act under (default: the seeded demo grant)")
+    client.add_argument(
+        "--grant-id", metavar="ID", help="grant to act under (default: the seeded demo grant)"
+    )
     client.add_argument("--client-id", default="demo-agent", help="agent client_id (%(default)s)")
     client.add_argument("--model", default="demo-model", help="model id (%(default)s)")
     client.add_argument("--tool", default="get_data", help="tool to call (%(default)s)")
@@ -102,9 +128,11 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="tool argument (repeatable)",
+        help="tool argument (repeatable; default: none)",
     )
-    client.add_argument("--json", action="store_true", help="print one JSON object")
+    client.add_argument(
+        "--json", action="store_true", help="print one JSON object (default: readable text)"
+    )
     client.set_defaults(handler=_run_demo_client)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,8 @@ import httpx2
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
+
+from mcp_auth.command_errors import CliError
 
 from ..issuer.client import AsyncIssuerClient, IssuerError, TokenResponse, load_private_jwk
 from .adapter import chain_of, claims_for_display
@@ -42,14 +43,28 @@ def demo_state(data_dir: Path) -> dict[str, Any]:
     try:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SystemExit(f"no demo state at {path}: run `mcp-auth demo seed` first") from None
+        raise CliError(
+            f"no demo state at {path}: check --data-dir, or run `mcp-auth demo seed "
+            f"--data-dir {data_dir}` first",
+            2,
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            f"cannot read the demo state {path} ({exc}): run `mcp-auth demo seed` again", 2
+        ) from None
+    if not isinstance(state, dict):
+        raise CliError(f"{path} is not a demo state: run `mcp-auth demo seed` again", 2)
     return state
 
 
 def agent_key_file(state: dict[str, Any], client_id: str) -> Path:
     agent = state.get("agent", {})
     if agent.get("client_id") != client_id:
-        raise SystemExit(f"the demo state has no key for agent {client_id!r}")
+        raise CliError(
+            f"the demo state has no key for agent {client_id!r}: give the seeded agent's "
+            f"--client-id ({agent.get('client_id')})",
+            2,
+        )
     return Path(agent["private_jwk_file"])
 
 
@@ -145,9 +160,16 @@ def _arguments(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--arg wants NAME=VALUE, got {pair!r}")
+            raise CliError(f"--arg wants NAME=VALUE, got {pair!r}", 2)
         out[name] = value
     return out
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first exception inside the exception groups the SDK's task groups raise."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _hops(chain: list[dict[str, str]]) -> str:
@@ -156,8 +178,17 @@ def _hops(chain: list[dict[str, str]]) -> str:
 
 def main_from_args(args: argparse.Namespace) -> int:
     state = demo_state(args.data_dir)
-    grant_id = args.grant_id or state["grant_id"]
-    private_jwk = load_private_jwk(agent_key_file(state, args.client_id))
+    grant_id = args.grant_id or state.get("grant_id")
+    if not isinstance(grant_id, str) or not grant_id:
+        raise CliError("no grant to act under: give --grant-id, or run `mcp-auth demo seed`", 2)
+    arguments = _arguments(args.arg)
+    key_file = agent_key_file(state, args.client_id)
+    try:
+        private_jwk = load_private_jwk(key_file)
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            f"cannot load the agent's key {key_file} ({exc}): run `mcp-auth demo seed` again", 2
+        ) from None
     try:
         demo = asyncio.run(
             run_demo(
@@ -168,12 +199,27 @@ def main_from_args(args: argparse.Namespace) -> int:
                 grant_id=grant_id,
                 model=args.model,
                 tool=args.tool,
-                arguments=_arguments(args.arg),
+                arguments=arguments,
             )
         )
     except IssuerError as exc:
-        print(f"the issuer refused the token request: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(f"the issuer refused the token request: {exc}", 1) from None
+    except httpx.TransportError as exc:
+        raise CliError(
+            f"cannot reach the issuer at {args.issuer} ({exc or type(exc).__name__}): start it "
+            f"with `mcp-auth serve --data-dir {args.data_dir}`, or give its address with --issuer",
+            1,
+        ) from None
+    except Exception as exc:
+        leaf = _leaf(exc)
+        if not isinstance(leaf, httpx2.TransportError):
+            raise
+        raise CliError(
+            f"cannot reach the MCP server at {args.mcp_url} ({leaf or type(leaf).__name__}): "
+            f"start it with `mcp-auth mcp-example --data-dir {args.data_dir}`, or give its "
+            "address with --mcp-url",
+            1,
+        ) from None
     if args.json:
         print(
             json.dumps(

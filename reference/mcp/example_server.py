@@ -26,6 +26,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.types import ASGIApp
 
+from mcp_auth.command_errors import CliError
+from mcp_auth.listen import listen
+from mcp_auth.listen import serve as serve_on
+
 from ..issuer.client import AsyncIssuerClient, IssuerError, load_private_jwk
 from .adapter import (
     MCPAuthTokenVerifier,
@@ -67,18 +71,32 @@ class ExampleConfig:
 
 def tool_private_jwk(data_dir: Path, client_id: str) -> dict[str, Any]:
     """The tool's client key: from the demo seed, or from ``mcp-auth client add --generate-key``."""
+    if not Path(data_dir).is_dir():
+        raise CliError(
+            f"no data directory at {data_dir}: give the issuer's data directory (where "
+            "`mcp-auth demo seed` wrote the keys) with --data-dir",
+            2,
+        )
     state_file = Path(data_dir) / "demo" / "demo.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        for tool in state.get("tools", []):
-            if tool.get("client_id") == client_id:
-                return load_private_jwk(tool["private_jwk_file"])
-    key_file = Path(data_dir) / "clients" / f"{client_id}.jwk"
-    if key_file.exists():
-        return load_private_jwk(key_file)
-    raise SystemExit(
+    try:
+        if state_file.exists():
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            for tool in state.get("tools", []):
+                if tool.get("client_id") == client_id:
+                    return load_private_jwk(tool["private_jwk_file"])
+        key_file = Path(data_dir) / "clients" / f"{client_id}.jwk"
+        if key_file.exists():
+            return load_private_jwk(key_file)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CliError(
+            f"cannot load the key of {client_id!r} from {data_dir} ({exc}): run "
+            "`mcp-auth demo seed` again",
+            2,
+        ) from None
+    raise CliError(
         f"no private key for {client_id!r} in {data_dir}: run `mcp-auth demo seed` or "
-        f"`mcp-auth client add {client_id} --type tool --resource URI --generate-key`"
+        f"`mcp-auth client add {client_id} --type tool --resource URI --generate-key`",
+        2,
     )
 
 
@@ -193,10 +211,12 @@ def build_app(config: ExampleConfig) -> ASGIApp:
 
 
 def serve(config: ExampleConfig) -> int:
-    import uvicorn  # noqa: PLC0415 - only the server needs it
-
+    try:
+        app = build_app(config)
+    except ValueError as exc:  # an --issuer or --resource the verifier settings refuse
+        raise CliError(f"{exc}: check --issuer and --resource", 2) from None
+    sock = listen(config.host, config.port)  # before announcing: a taken port is one line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = build_app(config)
     print(
         f"MCP-Auth example MCP server ({config.client_id})\n"
         f"  MCP endpoint   {config.resource_uri}\n"
@@ -204,5 +224,5 @@ def serve(config: ExampleConfig) -> int:
         f"  downstream     {config.downstream} (resource {config.downstream_uri})",
         flush=True,
     )
-    uvicorn.run(app, host=config.host, port=config.port, access_log=False, log_level="info")
+    serve_on(app, sock, access_log=False, log_level="info")
     return 0

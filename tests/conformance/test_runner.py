@@ -65,13 +65,15 @@ def test_expected_failures_files(tmp_path, name, text):
 def test_cli_bad_config_exit_2(tmp_path, capsys):
     import argparse
 
+    from mcp_auth.command_errors import run_handler
+
     (tmp_path / "t.toml").write_text('spec_version = "draft-00"\n[verifier]\nurl = 5\n')
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
     args = parser.parse_args(
         ["conformance", "run", "--config", str(tmp_path / "t.toml"), "--out", str(tmp_path / "out")]
     )
-    assert args.handler(args) == cli.EXIT_USAGE
+    assert run_handler(args.handler, args) == cli.EXIT_USAGE  # as `mcp-auth` runs it
     assert "verifier.resource" in capsys.readouterr().err
 
 

@@ -27,6 +27,7 @@ def run(*argv: str) -> int:
 def test_user_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp_auth.reference.issuer.users import check_password
 
+    assert run("init", "--data-dir", str(tmp_path)) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
     assert run("user", "add", "carol", "--password-stdin", "--data-dir", str(tmp_path)) == 0
     db = Database(tmp_path / "issuer.sqlite3")
@@ -37,6 +38,7 @@ def test_user_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_client_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = str(tmp_path)
+    assert run("init", "--data-dir", d) == 0
     assert (
         run(
             "client",
@@ -80,6 +82,7 @@ def test_client_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_keys_rotate(tmp_path: Path) -> None:
+    assert run("init", "--data-dir", str(tmp_path)) == 0
     assert run("keys", "rotate", "--data-dir", str(tmp_path)) == 0
     assert len(list((tmp_path / "keys").glob("*.json"))) == 4
 
@@ -224,6 +227,7 @@ def test_demo_seed_refuses_bad_addresses(
 
 def test_demo_seed_keeps_other_clients_addresses(tmp_path: Path) -> None:
     db_dir = str(tmp_path)
+    assert run("init", "--data-dir", db_dir) == 0
     assert (
         run(
             "client",
