@@ -93,6 +93,7 @@ def test_every_place_that_names_the_draft_follows_spec_version() -> None:
     assert catalog["spec_version"] == SPEC_VERSION
 
 
-def test_package_docstring_names_the_three_names() -> None:
+def test_package_names_the_three_names() -> None:
+    assert mcp_auth.DISTRIBUTION == DIST
     doc = mcp_auth.__doc__ or ""
     assert DIST in doc and "mcp_auth" in doc and "mcp-auth" in doc
