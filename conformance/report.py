@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from mcp_auth import schemas
+from mcp_auth import DISTRIBUTION, schemas
 from mcp_auth.conformance.results import CheckResult, Report, requirement_url, requirements
 
 
@@ -68,6 +68,9 @@ def junit_xml(report: Report) -> bytes:
             time=f"{sum(c.duration_ms for c in checks) / 1000:.3f}",
             timestamp=report.started_at,
         )
+        suite_props = ET.SubElement(suite, "properties")
+        ET.SubElement(suite_props, "property", name="spec_version", value=report.spec_version)
+        ET.SubElement(suite_props, "property", name="suite_version", value=report.suite_version)
         for c in checks:
             case = ET.SubElement(
                 suite,
@@ -161,7 +164,8 @@ def html_report(report: Report) -> str:
 <style>{_CSS}</style></head><body>
 <h1>MCP-Auth {_e(report.spec_version)} conformance report</h1>
 <p>Target: {target}<br>Classes: {cls}<br>
-Profile {_e(report.profile)}, seed {report.seed}, suite {_e(report.suite_version)};
+Profile {_e(report.profile)}, seed {report.seed},
+suite {DISTRIBUTION} {_e(report.suite_version)} (implements {_e(report.spec_version)});
 {_e(report.started_at)} to {_e(report.finished_at)}</p>
 <p>{s["passed"]} passed, {s["failed"]} failed, {s["warned"]} warned, {s["skipped"]} skipped,
 {s["expected_failures"]} expected failures.</p>{missing}
@@ -213,6 +217,8 @@ def _failure_section(c: CheckResult) -> str:
 
 
 def badge_json(report: Report) -> dict[str, Any]:
+    """The label names the draft tested against, the message the result and the suite
+    version that produced it: ``MCP-Auth draft-00 | Issuer · Verifier (suite 0.2.0)``."""
     classes = report.classes()
     passed = [k for k, v in classes.items() if v == "passed"]
     failed = {
@@ -221,15 +227,21 @@ def badge_json(report: Report) -> dict[str, Any]:
         if v == "failed"
     }
     label = f"MCP-Auth {report.spec_version}"
+    suite = f" (suite {report.suite_version})"
     if failed:
-        msg = ", ".join(f"{k}: {n} failed" for k, n in failed.items())
+        msg = ", ".join(f"{k}: {n} failed" for k, n in failed.items()) + suite
         return {"schemaVersion": 1, "label": label, "message": msg, "color": "red", "isError": True}
     if not passed:
-        return {"schemaVersion": 1, "label": label, "message": "not tested", "color": "lightgrey"}
+        return {
+            "schemaVersion": 1,
+            "label": label,
+            "message": "not tested" + suite,
+            "color": "lightgrey",
+        }
     return {
         "schemaVersion": 1,
         "label": label,
-        "message": " · ".join(passed),
+        "message": " · ".join(passed) + suite,
         "color": "brightgreen",
     }
 

@@ -10,10 +10,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urljoin
 
+from mcp_auth import SPEC_VERSION
+
 REQUIREMENT_ID = re.compile(r"^MCPA-(GEN|TOK|GRT|CLA|ISS|XCH|VER|REV|AUD|DSC|CNF|SEC)-\d{3}$")
 CHECK_ID = re.compile(r"^(issuer|verifier)\.[a-z0-9_]+$")
 OUTCOMES = ("pass", "fail", "warn", "skip", "xfail")
-SPEC_BASE_URL = "https://mcp-auth.dev/draft-00/"
+SPEC_BASE_URL = f"https://mcp-auth.dev/{SPEC_VERSION}/"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unus
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-BASE_URI = "https://mcp-auth.dev/schemas/draft-00/"
+from mcp_auth import SPEC_VERSION
+
+BASE_URI = f"https://mcp-auth.dev/schemas/{SPEC_VERSION}/"
 
 __all__ = [
     "BASE_URI",

@@ -31,7 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
 INDEX_MD = SPEC / "requirements.md"
 INDEX_JSON = ROOT / "conformance" / "data" / "requirements.json"
-SPEC_VERSION = "draft-00"
+
+
+def _spec_version() -> str:
+    """``SPEC_VERSION`` from package/__init__.py, its only copy (read, not imported)."""
+    for line in (ROOT / "package" / "__init__.py").read_text("utf-8").splitlines():
+        if line.startswith("SPEC_VERSION"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    raise SystemExit("tools/reqindex.py: no SPEC_VERSION in package/__init__.py")
+
+
+SPEC_VERSION = _spec_version()
 
 # Pages that are generated or explanatory and may not contain normative text.
 GENERATED = {"requirements.md"}

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from mcp_auth import schemas
+from mcp_auth import __version__, schemas
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -55,7 +55,8 @@ def test_reference_passes_every_check(tmp_path, profile, seed):
     assert len(data["checks"]) > 60
     ET.parse(out / "junit.xml")  # noqa: S314 - our own output
     badge = json.loads((out / "badge.json").read_text())
-    assert badge["message"] == "Issuer · Verifier"
+    assert badge["message"] == f"Issuer · Verifier (suite {data['suite_version']})"
+    assert data["suite_version"] == __version__
     assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert f"{len(data['checks'])} passed, 0 failed, 0 warned, 0 skipped" in proc.stdout
     assert data["profile"] == profile

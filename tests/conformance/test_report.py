@@ -112,6 +112,9 @@ def test_junit_parses(tmp_path):
     assert cases["issuer.metadata"].find("skipped") is not None
     assert cases["issuer.jwks"].find("skipped") is not None
     assert root.get("failures") == "1"
+    for suite in root.iter("testsuite"):
+        props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+        assert props == {"spec_version": "draft-00", "suite_version": "0.1.0"}
 
 
 def test_html_escapes_everything(tmp_path):
@@ -122,6 +125,7 @@ def test_html_escapes_everything(tmp_path):
     assert "http" in text and "MCPA-VER-015" in text
     assert 'id="verifier.wrong_aud"' in text
     assert "Content-Security-Policy" in text
+    assert "suite mcp-auth-spec 0.1.0 (implements draft-00)" in text
 
 
 def test_badges(tmp_path):
@@ -129,6 +133,7 @@ def test_badges(tmp_path):
     badge = json.loads(paths["badge"].read_text())
     schemas.validate("badge-endpoint", badge)
     assert badge["color"] == "red" and "Verifier" in badge["message"]
+    assert badge["message"].endswith(" (suite 0.1.0)")  # which suite found the failures
     svg = ET.parse(paths["svg"]).getroot()  # noqa: S314 - our own output
     assert svg.tag.endswith("svg")
     good = sample()
@@ -137,5 +142,8 @@ def test_badges(tmp_path):
         CheckResult("issuer.jwks", "jwks", "issuer", ["MCPA-DSC-003"], "MUST", outcome="pass")
     )
     ok = report_mod.badge_json(good)
-    assert ok["message"] == "Issuer · Verifier" and ok["color"] == "brightgreen"
-    assert "draft-00" in ok["label"]
+    assert ok["message"] == "Issuer · Verifier (suite 0.1.0)" and ok["color"] == "brightgreen"
+    assert ok["label"] == "MCP-Auth draft-00"
+    untested = sample()
+    untested.checks = []
+    assert report_mod.badge_json(untested)["message"] == "not tested (suite 0.1.0)"
