@@ -2215,6 +2215,74 @@ def _events(run: IssuerRun) -> None:
         )
 
 
+def _actor_problems(events: list[Any], expected: list[tuple[str, str, str | None]]) -> list[str]:
+    """Each (event type, actor type, actor id or None) must match the first event of that
+    type; an id of None means the actor's id is not checked."""
+    problems = []
+    for event_type, actor_type, actor_id in expected:
+        found = [e for e in events if isinstance(e, dict) and e.get("type") == event_type]
+        if not found:
+            problems.append(f"no {event_type} event")
+            continue
+        actor = found[0].get("actor")
+        if not isinstance(actor, dict):
+            problems.append(f"{event_type} has no actor")
+        elif actor.get("type") != actor_type or (
+            actor_id is not None and actor.get("id") != actor_id
+        ):
+            want = actor_type if actor_id is None else f"{actor_type} {actor_id!r}"
+            problems.append(f"{event_type} names actor {actor!r}, expected {want}")
+    return problems
+
+
+def _grant_events(run: IssuerRun, grant: str) -> list[Any]:
+    resp = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
+    if resp.status_code != 200:
+        raise Failed(f"GET events: HTTP {resp.status_code}", counterexample(resp))
+    body = resp.json()
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise Failed("events response has no list of events", counterexample(resp))
+    return events
+
+
+@check(
+    "event_actors",
+    "Audit events name who caused them: the administrator for admin provisioning, the "
+    "client for its own grant requests, revocations and tokens",
+    ["MCPA-AUD-011"],
+)
+def _event_actors(run: IssuerRun) -> None:
+    if not run.admin:
+        raise Skipped("needs admin provisioning (grants mode admin) for a grant it may revoke")
+    agent, tool = run.agent.client_id, run.tool(0).client_id
+    grant = run.create_grant()
+    first = run.issue(grant)
+    run.exchange(first, run.tool(0), run.final_resource())
+    revoked = run.revoke_grant(grant)
+    if revoked.status_code >= 400:
+        raise Failed(f"DELETE own grant: HTTP {revoked.status_code}", counterexample(revoked))
+    problems = _actor_problems(
+        _grant_events(run, grant),
+        [
+            ("grant.created", "admin", None),
+            ("grant.approved", "admin", None),
+            ("token.issued", "client", agent),
+            ("token.exchanged", "client", tool),
+            ("grant.revoked", "client", agent),
+        ],
+    )
+    body = {**_pending_body(run), "purpose": "conformance actor check"}
+    created = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
+    if created.status_code == 201 and isinstance(created.json(), dict):
+        pending = str(created.json().get("grant_id"))
+        problems += _actor_problems(
+            _grant_events(run, pending), [("grant.created", "client", agent)]
+        )
+    if problems:
+        raise Failed("; ".join(problems))
+
+
 # -- errors and limits -------------------------------------------------------------------------
 
 

@@ -377,7 +377,7 @@ async def consent_action(request: Request) -> Response:
     grant = grants.get_grant(ctx.db, grant_id)
     if grant is None or grant.sub != user:
         return page("Not found", "<p>No such grant.</p>", 404)
-    _, changed = grants.transition(ctx.db, grant.grant_id, action)
+    _, changed = grants.transition(ctx.db, grant.grant_id, action, actor=audit.user_actor(user))
     if not changed:
         return page(
             "Conflict",
