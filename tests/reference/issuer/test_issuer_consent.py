@@ -94,19 +94,23 @@ def test_person_approves_a_pending_grant(world: World) -> None:
     assert ok.status_code == 303
     assert world.http.get(f"/grants/{gid}", headers=world.admin).json()["status"] == "active"
 
+    assert ok.headers["location"] == f"/consent/grants/{gid}?done=approved"
+
     # The agent can now get tokens; the grant page shows the activity.
     world.agent.issue(gid, TOOL_RESOURCES[0], MODEL)
     detail = world.http.get(f"/consent/grants/{gid}")
     assert "token.issued" in detail.text and "grant.approved" in detail.text
     assert "agent:agent → model:model-1" in detail.text
 
-    # Approving twice is a conflict, revoking works once.
+    # Approving twice is a conflict; revoking asks for confirmation, then works once.
     assert (
         world.http.post(f"/consent/grants/{gid}/approve", data={"csrf_token": csrf}).status_code
         == 409
     )
     revoked = world.http.post(
-        f"/consent/grants/{gid}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+        f"/consent/grants/{gid}/revoke",
+        data={"csrf_token": csrf, "confirm": "yes"},
+        follow_redirects=False,
     )
     assert revoked.status_code == 303
     assert world.http.get(f"/grants/{gid}", headers=world.admin).json()["status"] == "revoked"
@@ -203,8 +207,9 @@ def test_registered_display_names_are_shown_escaped(world: World) -> None:
     gid = pending_grant(world)
     sign_in(world)
     home = world.http.get("/consent").text
-    assert "Travel &lt;b&gt;Assistant&lt;/b&gt; (<code>agent</code>)" in home
+    assert "Travel &lt;b&gt;Assistant&lt;/b&gt;" in home and "<b>Assistant</b>" not in home
     detail = world.http.get(f"/consent/grants/{gid}").text
-    assert "Travel &lt;b&gt;Assistant&lt;/b&gt; (<code>agent</code>)" in detail
+    assert "<strong>Travel &lt;b&gt;Assistant&lt;/b&gt;</strong>" in detail
+    assert "(<code>agent</code>)" in detail
     assert "Files tool (<code>tool-1</code>)" in detail
     assert "<code>tool-2</code>" in detail and "<b>Assistant</b>" not in detail
