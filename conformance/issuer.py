@@ -2215,14 +2215,23 @@ def _events(run: IssuerRun) -> None:
         )
 
 
-def _actor_problems(events: list[Any], expected: list[tuple[str, str, str | None]]) -> list[str]:
-    """Each (event type, actor type, actor id or None) must match the first event of that
-    type; an id of None means the actor's id is not checked."""
+def _actor_problems(
+    events: list[Any], expected: list[tuple[str, str, str | None, str | None]]
+) -> list[str]:
+    """Each (event type, actor type, actor id, token jti) must match the event of that type
+    (the one naming that ``token_jti`` when given, else the first); an actor id of None is
+    not checked."""
     problems = []
-    for event_type, actor_type, actor_id in expected:
-        found = [e for e in events if isinstance(e, dict) and e.get("type") == event_type]
+    for event_type, actor_type, actor_id, jti in expected:
+        found = [
+            e
+            for e in events
+            if isinstance(e, dict)
+            and e.get("type") == event_type
+            and (jti is None or e.get("token_jti") == jti)
+        ]
         if not found:
-            problems.append(f"no {event_type} event")
+            problems.append(f"no {event_type} event" + (f" for jti {jti}" if jti else ""))
             continue
         actor = found[0].get("actor")
         if not isinstance(actor, dict):
@@ -2248,36 +2257,36 @@ def _grant_events(run: IssuerRun, grant: str) -> list[Any]:
 
 @check(
     "event_actors",
-    "Audit events name who caused them: the administrator for admin provisioning, the "
-    "client for its own grant requests, revocations and tokens",
+    "Audit events name who caused them: the client for its tokens, grant requests and "
+    "revocations, the administrator for admin provisioning",
     ["MCPA-AUD-011"],
 )
 def _event_actors(run: IssuerRun) -> None:
-    if not run.admin:
-        raise Skipped("needs admin provisioning (grants mode admin) for a grant it may revoke")
     agent, tool = run.agent.client_id, run.tool(0).client_id
-    grant = run.create_grant()
+    # Without admin provisioning, the shared grant shows the token events only.
+    grant = run.create_grant() if run.admin else run.grant()
     first = run.issue(grant)
-    run.exchange(first, run.tool(0), run.final_resource())
-    revoked = run.revoke_grant(grant)
-    if revoked.status_code >= 400:
-        raise Failed(f"DELETE own grant: HTTP {revoked.status_code}", counterexample(revoked))
-    problems = _actor_problems(
-        _grant_events(run, grant),
-        [
-            ("grant.created", "admin", None),
-            ("grant.approved", "admin", None),
-            ("token.issued", "client", agent),
-            ("token.exchanged", "client", tool),
-            ("grant.revoked", "client", agent),
-        ],
-    )
+    second = run.exchange(first, run.tool(0), run.final_resource())
+    expected: list[tuple[str, str, str | None, str | None]] = [
+        ("token.issued", "client", agent, first.claims["jti"]),
+        ("token.exchanged", "client", tool, second.claims["jti"]),
+    ]
+    if run.admin:
+        revoked = run.revoke_grant(grant)
+        if revoked.status_code >= 400:
+            raise Failed(f"DELETE own grant: HTTP {revoked.status_code}", counterexample(revoked))
+        expected += [
+            ("grant.created", "admin", None, None),
+            ("grant.approved", "admin", None, None),
+            ("grant.revoked", "client", agent, None),
+        ]
+    problems = _actor_problems(_grant_events(run, grant), expected)
     body = {**_pending_body(run), "purpose": "conformance actor check"}
     created = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
     if created.status_code == 201 and isinstance(created.json(), dict):
         pending = str(created.json().get("grant_id"))
         problems += _actor_problems(
-            _grant_events(run, pending), [("grant.created", "client", agent)]
+            _grant_events(run, pending), [("grant.created", "client", agent, None)]
         )
     if problems:
         raise Failed("; ".join(problems))

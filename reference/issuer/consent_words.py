@@ -27,16 +27,16 @@ def plural(count: int, word: str) -> str:
 
 
 def duration(seconds: int) -> str:
-    text = _duration(seconds)
-    return {"60 minutes": "1 hour", "24 hours": "1 day"}.get(text, text)
-
-
-def _duration(seconds: int) -> str:
     """``5 minutes``, ``1 day 6 hours``, ``7 days``: rounded to the nearest unit that reads.
 
     From three units on only the large unit is given (``7 days``, not ``6 days 23 hours``
     a second after a 7-day grant was created); below that, one smaller unit is added.
     """
+    text = _duration(seconds)
+    return {"60 minutes": "1 hour", "24 hours": "1 day"}.get(text, text)
+
+
+def _duration(seconds: int) -> str:
     seconds = max(0, int(seconds))
     if seconds < 60:
         return plural(seconds, "second")

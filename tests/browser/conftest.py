@@ -1,6 +1,6 @@
 """Fixtures for tests in a real browser: Debian's Chromium driven by Playwright.
 
-- ``browser``: one headless Chromium for the session (``/usr/bin/chromium``, or
+- ``browser``: one headless Chromium per test module (``/usr/bin/chromium``, or
   ``$MCP_AUTH_CHROMIUM``). When Playwright or Chromium is missing the tests are skipped,
   except under ``CI=true``, where that is a failure: CI must install them (``.ci/run``).
 - ``live_issuer``: a real ``mcp-auth serve`` on a free loopback port, its data directory
@@ -43,7 +43,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} is not installed")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

@@ -74,6 +74,10 @@ def test_person_decides_in_a_browser(browser: Any, live_issuer: LiveIssuer, scre
     page.goto(live_issuer.url + "/consent")
     assert page.get_by_role("button", name="Approve").count() == 0
     screenshot(page, screenshots, "overview-desktop")
+    phone = new_page(browser, PHONE)
+    sign_in(phone, live_issuer)
+    screenshot(phone, screenshots, "overview-phone")
+    phone.context.close()
     page.locator(f'a[href="/consent/grants/{to_deny}"]').click()
     page.wait_for_load_state()
     page.get_by_role("button", name="Deny").click()
