@@ -234,7 +234,7 @@ def grant_sections(grant: Grant, lookup: Lookup, now: int) -> str:
     if grant.status in ("pending", "active"):
         how_long = words.lasting(grant.expires_at, now)
         how_long = (
-            f"<p>{e(how_long[0].upper() + how_long[1:])}.</p>"
+            f"<p>{e(words.capital(how_long))}.</p>"
             '<p class="muted small">You can revoke it at any time on this page.</p>'
         )
     else:
@@ -290,7 +290,7 @@ def grant_summary(grant: Grant, lookup: Lookup, now: int) -> str:
     verb = {"pending": "Wants to", "active": "May"}.get(grant.status, "Asked to")
     label = "" if grant.status in ("pending", "active") else badge(grant.status)
     when = (
-        f'<p class="small muted">{e(words.lasting(grant.expires_at, now))}</p>'
+        f'<p class="small muted">{e(words.capital(words.lasting(grant.expires_at, now)))}</p>'
         if grant.status in ("pending", "active")
         else ""
     )
