@@ -2215,6 +2215,83 @@ def _events(run: IssuerRun) -> None:
         )
 
 
+def _actor_problems(
+    events: list[Any], expected: list[tuple[str, str, str | None, str | None]]
+) -> list[str]:
+    """Each (event type, actor type, actor id, token jti) must match the event of that type
+    (the one naming that ``token_jti`` when given, else the first); an actor id of None is
+    not checked."""
+    problems = []
+    for event_type, actor_type, actor_id, jti in expected:
+        found = [
+            e
+            for e in events
+            if isinstance(e, dict)
+            and e.get("type") == event_type
+            and (jti is None or e.get("token_jti") == jti)
+        ]
+        if not found:
+            problems.append(f"no {event_type} event" + (f" for jti {jti}" if jti else ""))
+            continue
+        actor = found[0].get("actor")
+        if not isinstance(actor, dict):
+            problems.append(f"{event_type} has no actor")
+        elif actor.get("type") != actor_type or (
+            actor_id is not None and actor.get("id") != actor_id
+        ):
+            want = actor_type if actor_id is None else f"{actor_type} {actor_id!r}"
+            problems.append(f"{event_type} names actor {actor!r}, expected {want}")
+    return problems
+
+
+def _grant_events(run: IssuerRun, grant: str) -> list[Any]:
+    resp = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
+    if resp.status_code != 200:
+        raise Failed(f"GET events: HTTP {resp.status_code}", counterexample(resp))
+    body = resp.json()
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise Failed("events response has no list of events", counterexample(resp))
+    return events
+
+
+@check(
+    "event_actors",
+    "Audit events name who caused them: the client for its tokens, grant requests and "
+    "revocations, the administrator for admin provisioning",
+    ["MCPA-AUD-011"],
+)
+def _event_actors(run: IssuerRun) -> None:
+    agent, tool = run.agent.client_id, run.tool(0).client_id
+    # Without admin provisioning, the shared grant shows the token events only.
+    grant = run.create_grant() if run.admin else run.grant()
+    first = run.issue(grant)
+    second = run.exchange(first, run.tool(0), run.final_resource())
+    expected: list[tuple[str, str, str | None, str | None]] = [
+        ("token.issued", "client", agent, first.claims["jti"]),
+        ("token.exchanged", "client", tool, second.claims["jti"]),
+    ]
+    if run.admin:
+        revoked = run.revoke_grant(grant)
+        if revoked.status_code >= 400:
+            raise Failed(f"DELETE own grant: HTTP {revoked.status_code}", counterexample(revoked))
+        expected += [
+            ("grant.created", "admin", None, None),
+            ("grant.approved", "admin", None, None),
+            ("grant.revoked", "client", agent, None),
+        ]
+    problems = _actor_problems(_grant_events(run, grant), expected)
+    body = {**_pending_body(run), "purpose": "conformance actor check"}
+    created = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
+    if created.status_code == 201 and isinstance(created.json(), dict):
+        pending = str(created.json().get("grant_id"))
+        problems += _actor_problems(
+            _grant_events(run, pending), [("grant.created", "client", agent, None)]
+        )
+    if problems:
+        raise Failed("; ".join(problems))
+
+
 # -- errors and limits -------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from ..errors import NotFound, OAuthError
 from . import consent, grants_api
 from .clients import load_config
 from .context import IssuerContext, SqliteReplayCache
+from .descriptions import load_config_descriptions
 from .http import NO_STORE, error_response, json_response
 from .introspection import introspection_endpoint
 from .keys import JWKS_MAX_AGE, KeyStore, write_private_file
@@ -181,6 +182,7 @@ def create_app(settings: Settings) -> Starlette:
     data = open_data_dir(settings)
     if settings.config_file is not None:
         load_config(data.db, settings.config_file)
+        load_config_descriptions(data.db, settings.config_file)
     ctx = IssuerContext(
         settings=settings,
         db=data.db,
@@ -206,6 +208,7 @@ def create_app(settings: Settings) -> Starlette:
         ("/consent/logout", consent.consent_logout, ["POST"]),
         ("/consent/grants/{grant_id}", consent.consent_grant, ["GET"]),
         ("/consent/grants/{grant_id}/{action}", consent.consent_action, ["POST"]),
+        ("/consent/grants/{grant_id}/{action}", consent.consent_confirm, ["GET"]),
     ]
     app = Starlette(
         routes=[Route(path, fn, methods=methods) for path, fn, methods in routes],

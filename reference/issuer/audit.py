@@ -3,6 +3,10 @@
 Events are appended inside the same SQLite transaction as the state change they record,
 so an acknowledged change and its event are durable together (MCPA-AUD-004). Only token
 ``jti`` values are ever recorded, never tokens or secrets (MCPA-AUD-006).
+
+Every event names its ``actor`` (MCPA-AUD-011): the user for decisions on the consent
+page, the administrator for admin provisioning and admin API calls, the client for token
+events and its own grant requests, the issuer itself for expiry.
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ EVENT_TYPES = frozenset(
     }
 )
 
+ACTOR_TYPES = ("user", "admin", "client", "issuer")
+
 OPTIONAL_FIELDS = (
+    "actor",
     "grant_id",
     "sub",
     "client_id",
@@ -48,6 +55,26 @@ OPTIONAL_FIELDS = (
     "error",
     "error_description",
 )
+
+
+def user_actor(name: str) -> dict[str, str]:
+    """The signed-in user who approved, denied or revoked on the consent page."""
+    return {"type": "user", "id": name}
+
+
+def client_actor(client_id: str) -> dict[str, str]:
+    """The authenticated client that made the request."""
+    return {"type": "client", "id": client_id}
+
+
+def admin_actor() -> dict[str, str]:
+    """The holder of the admin token (the reference has one, so no ``id``)."""
+    return {"type": "admin"}
+
+
+def issuer_actor() -> dict[str, str]:
+    """The issuer itself, for what happens by time alone (``grant.expired``)."""
+    return {"type": "issuer"}
 
 
 def canonical_json(value: Any) -> bytes:
@@ -71,12 +98,20 @@ def rfc3339_ms(now: float) -> str:
 def append(
     conn: sqlite3.Connection, event_type: str, *, now: float | None = None, **fields: Any
 ) -> dict[str, Any]:
-    """Append one event; call inside ``Database.transaction()``. Returns the stored event."""
+    """Append one event; call inside ``Database.transaction()``. Returns the stored event.
+
+    ``actor`` is required for grant events; token events default to the client.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown audit event type {event_type!r}")
     unknown = set(fields) - set(OPTIONAL_FIELDS)
     if unknown:
         raise ValueError(f"unknown audit fields {sorted(unknown)}")
+    if fields.get("actor") is None and event_type.startswith("token.") and fields.get("client_id"):
+        fields["actor"] = client_actor(str(fields["client_id"]))
+    actor = fields.get("actor")
+    if not isinstance(actor, dict) or actor.get("type") not in ACTOR_TYPES:
+        raise ValueError(f"audit event {event_type!r} needs an actor")
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq = 1 if last is None else int(last["seq"]) + 1
     prev_hash = GENESIS_HASH if last is None else str(last["hash"])

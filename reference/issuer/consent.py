@@ -1,261 +1,174 @@
-"""The consent page (MCPA-GRT-008, MCPA-AUD-005): server-rendered HTML, no JavaScript.
+"""The consent page (MCPA-GRT-008, MCPA-GRT-026, MCPA-AUD-005): server-rendered HTML, no
+JavaScript.
 
-The agent and the tools of a grant are shown by ``client_id`` and, when the operator
-registered one, their display name (``client_name``), escaped like every other value
-(MCPA-GRT-017).
+Pages, in the order a person meets them:
 
-A user signs in with a local account (:mod:`.users`); the session cookie is random,
-HttpOnly, SameSite=Strict and stored hashed. Every form carries a CSRF token: the
-session's for signed-in forms, a double-submit cookie for the sign-in form. Pages show
-the user's grants with every field, let them approve or deny pending grants and revoke
-pending or active ones, and show each grant's audit events. Everything is escaped.
+- ``GET /consent``: sign in (:mod:`.users`), then the overview of the user's grants, in
+  three groups (waiting for a decision, active, ended), each with a link to its page. The
+  overview has no approve button: a person decides only on a page that shows everything.
+- ``GET /consent/grants/{id}`` (the ``approval_uri``): who asks, why, what it may do (each
+  scope by its registered description, :mod:`.descriptions`), where, through which tools,
+  with which model, for how long and what the limits mean (:mod:`.consent_words`), then
+  *Approve* and *Deny* for a pending grant, *Revoke…* for an active one, and the activity:
+  every audit event of the grant, saying who did what (MCPA-AUD-011).
+- ``GET /consent/grants/{id}/revoke``: the confirmation step; its form posts with
+  ``confirm=yes``.
+- ``POST /consent/grants/{id}/{approve|deny|revoke}``: session, then CSRF token (403),
+  then action and grant (404), then whether the page offers that action for the grant's
+  status (409), then, for revoke, the confirmation; the change is recorded with the user
+  as its actor, and the browser is sent back to the grant's page with a result message.
+
+Agent and tools are shown by display name and ``client_id``; everything is escaped
+(MCPA-GRT-017). Sessions and CSRF tokens: :mod:`.consent_session`; HTML:
+:mod:`.consent_html`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import html
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
-from ..errors import OAuthError
 from . import audit, grants
-from .clients import get_client
+from . import consent_words as words
+from .clients import list_clients
+from .consent_html import (
+    SECURITY_HEADERS,
+    Lookup,
+    activity,
+    agent_name,
+    badge,
+    e,
+    grant_path,
+    grant_sections,
+    grant_summary,
+    headline,
+    notice,
+    page,
+    post_button,
+    technical_details,
+)
+from .consent_session import (
+    COOKIE_PATH,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    cookie_args,
+    csrf_ok,
+    current_session,
+    end_session,
+    new_session,
+    read_form,
+    safe_next,
+)
 from .context import IssuerContext
-from .http import decode_form, read_body
+from .descriptions import descriptions
 from .settings import SESSION_LIFETIME
 from .users import check_password
 
 log = logging.getLogger("mcp_auth.issuer.consent")
 
-SESSION_COOKIE = "mcpa_session"
-LOGIN_COOKIE = "mcpa_login_csrf"
-COOKIE_PATH = "/consent"
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-    "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:.3rem;"
-    "text-align:left;vertical-align:top}form.inline{display:inline}"
-    ".status{font-weight:bold}button{margin:.2rem}"
-)
+# The actions the page offers, by the grant status they apply to.
+OFFERED = {"approve": ("pending",), "deny": ("pending",), "revoke": ("active",)}
+DONE = {"approve": "approved", "deny": "denied", "revoke": "revoked"}
 
 
-def e(value: object) -> str:
-    """HTML-escape anything (quotes included)."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def fmt_time(value: int | None) -> str:
-    if value is None:
-        return ""
-    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def chain_text(act: object) -> str:
-    """``agent:A → model:M → tool:T`` (first actor first)."""
-    hops: list[str] = []
-    node = act
-    while isinstance(node, dict) and len(hops) < 16:
-        hops.append(f"{node.get('actor_type')}:{node.get('sub')}")
-        node = node.get("act")
-    return " → ".join(reversed(hops))
-
-
-def page(
-    title: str, body: str, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    text = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{e(title)} · MCP-Auth</title><style>{STYLE}</style></head><body>"
-        f"<h1>{e(title)}</h1>{body}</body></html>"
+def lookup(ctx: IssuerContext) -> Lookup:
+    """Everything the pages need to name clients, scopes and resources."""
+    clients = list_clients(ctx.db)
+    return Lookup(
+        names={c.client_id: c.client_name for c in clients if c.client_name},
+        scopes=descriptions(ctx.db, "scope"),
+        resources=descriptions(ctx.db, "resource"),
+        resource_names={
+            c.resource: c.client_name or c.client_id for c in clients if c.resource is not None
+        },
     )
-    return HTMLResponse(text, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
-# -- sessions -----------------------------------------------------------------------------
-def _session_id(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def current_session(request: Request) -> tuple[str, str] | None:
-    """(user, csrf token) of a valid session cookie, else None."""
-    ctx: IssuerContext = request.app.state.ctx
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > 128:
-        return None
-    row = ctx.db.query_one(
-        "SELECT user, csrf, expires_at FROM sessions WHERE id = ?", (_session_id(token),)
-    )
-    if row is None or row["expires_at"] <= int(time.time()):
-        return None
-    return str(row["user"]), str(row["csrf"])
-
-
-def _csrf_ok(expected: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
-
-
-def _cookie_args(request: Request) -> dict[str, Any]:
-    ctx: IssuerContext = request.app.state.ctx
-    return {
-        "path": COOKIE_PATH,
-        "httponly": True,
-        "samesite": "strict",
-        "secure": ctx.settings.secure_cookies,
-    }
-
-
-async def _form(request: Request) -> dict[str, str] | None:
-    try:
-        return decode_form(await read_body(request))
-    except OAuthError:
-        return None
-
-
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/consent") and "//" not in value and "\\" not in value:
-        return value
-    return "/consent"
-
-
-# -- pages --------------------------------------------------------------------------------
+# -- sign in ------------------------------------------------------------------------------
 def login_page(
     request: Request, next_path: str = "/consent", error: str | None = None, status: int = 200
 ) -> Response:
     token = secrets.token_urlsafe(24)
-    message = f'<p role="alert"><strong>{e(error)}</strong></p>' if error else ""
+    message = notice("error", f"<strong>{e(error)}</strong>") if error else ""
     body = (
-        f'{message}<form method="post" action="/consent/login">'
+        f"<h1>Sign in</h1>{message}"
+        '<div class="card"><p>Sign in to see and decide what AI agents may do for you.</p>'
+        '<form method="post" action="/consent/login">'
         f'<input type="hidden" name="csrf_token" value="{e(token)}">'
-        f'<input type="hidden" name="next" value="{e(_safe_next(next_path))}">'
-        '<p><label>User name <input name="username" autocomplete="username" required>'
-        '</label></p><p><label>Password <input name="password" type="password" '
-        'autocomplete="current-password" required></label></p>'
-        '<p><button type="submit">Sign in</button></p></form>'
+        f'<input type="hidden" name="next" value="{e(safe_next(next_path))}">'
+        '<label for="username">User name</label>'
+        '<input id="username" name="username" autocomplete="username" required>'
+        '<label for="password">Password</label><input id="password" name="password" '
+        'type="password" autocomplete="current-password" required>'
+        '<div class="actions"><button type="submit" class="button primary">Sign in</button>'
+        "</div></form></div>"
     )
     response = page("Sign in", body, status)
-    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **_cookie_args(request))
+    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **cookie_args(request))
     return response
 
 
-def _action_form(grant_id: str, action: str, csrf: str, label: str) -> str:
-    return (
-        f'<form class="inline" method="post" action="/consent/grants/{e(quote(grant_id))}'
-        f'/{e(action)}"><input type="hidden" name="csrf_token" value="{e(csrf)}">'
-        f'<button type="submit" name="action" value="{e(action)}">{e(label)}</button>'
-        "</form>"
+async def consent_login(request: Request) -> Response:
+    ctx: IssuerContext = request.app.state.ctx
+    form = await read_form(request)
+    if form is None:
+        return page("Bad request", "<h1>Bad request</h1><p>The form could not be read.</p>", 400)
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if not cookie or not csrf_ok(cookie, form.get("csrf_token")):
+        return page(
+            "Forbidden",
+            "<h1>Please try again</h1><p>The form expired or was not sent by this page. "
+            '<a href="/consent">Sign in again</a>.</p>',
+            403,
+        )
+    username = form.get("username", "")
+    password = form.get("password", "")
+    next_path = safe_next(form.get("next"))
+    # scrypt takes tens of milliseconds: keep it off the event loop.
+    if len(username) > 64 or not await run_in_threadpool(
+        check_password, ctx.db, username, password
+    ):
+        log.info("consent sign-in failed for %r", username[:64])
+        return login_page(request, next_path, "Wrong user name or password.", 401)
+    token = new_session(ctx, username)
+    response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_LIFETIME, **cookie_args(request))
+    response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+async def consent_logout(request: Request) -> Response:
+    ctx: IssuerContext = request.app.state.ctx
+    form = await read_form(request)
+    session = current_session(request)
+    if session is None or form is None or not csrf_ok(session[1], form.get("csrf_token")):
+        return forbidden()
+    end_session(ctx, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/consent", status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def forbidden() -> Response:
+    return page(
+        "Forbidden",
+        "<h1>Nothing was changed</h1><p>Invalid or missing CSRF token: the form was not sent "
+        'by this page, or it expired. <a href="/consent">Start again</a>.</p>',
+        403,
     )
 
 
-def _actions(grant: grants.Grant, csrf: str) -> str:
-    parts = []
-    if grant.status == "pending":
-        parts.append(_action_form(grant.grant_id, "approve", csrf, "Approve"))
-        parts.append(_action_form(grant.grant_id, "deny", csrf, "Deny"))
-    if grant.status in ("pending", "active"):
-        parts.append(_action_form(grant.grant_id, "revoke", csrf, "Revoke"))
-    return "".join(parts)
-
-
-def _list(values: tuple[str, ...]) -> str:
-    if not values:
-        return "<em>none</em>"
-    return "<ul>" + "".join(f"<li><code>{e(v)}</code></li>" for v in values) + "</ul>"
-
-
-def client_label(client_id: str, names: dict[str, str]) -> str:
-    """``Name (<code>client_id</code>)`` when the client has a registered display name."""
-    code = f"<code>{e(client_id)}</code>"
-    name = names.get(client_id)
-    return f"{e(name)} ({code})" if name else code
-
-
-def client_names(ctx: IssuerContext, client_ids: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """The registered display names (``client_name``) of these clients, where they have one."""
-    names: dict[str, str] = {}
-    for client_id in set(client_ids):
-        client = get_client(ctx.db, client_id)
-        if client is not None and client.client_name:
-            names[client_id] = client.client_name
-    return names
-
-
-def grant_table(grant: grants.Grant, names: dict[str, str] | None = None) -> str:
-    known = names or {}
-    tools = (
-        "<ul>" + "".join(f"<li>{client_label(t, known)}</li>" for t in grant.tools) + "</ul>"
-        if grant.tools
-        else "<em>none</em>"
-    )
-    rows = [
-        ("Grant", f"<code>{e(grant.grant_id)}</code>"),
-        ("Status", f'<span class="status">{e(grant.status)}</span>'),
-        ("Agent (client)", client_label(grant.client_id, known)),
-        ("For user", e(grant.sub)),
-        (
-            "Purpose",
-            f"{e(grant.purpose)} <em>(stated by the agent, not verified by the issuer)</em>"
-            if grant.purpose
-            else "<em>not given</em>",
-        ),
-        ("Resources", _list(grant.resources)),
-        ("Scopes", _list(grant.scopes)),
-        ("Tools (may exchange)", tools),
-        ("Models", _list(grant.models)),
-        ("Maximum chain depth", e(grant.max_depth)),
-        ("Maximum token lifetime", f"{e(grant.max_token_lifetime)} s"),
-        ("Created", e(fmt_time(grant.created_at))),
-        ("Expires", e(fmt_time(grant.expires_at))),
-    ]
-    if grant.approved_at is not None:
-        rows.append(("Approved", e(fmt_time(grant.approved_at))))
-    if grant.denied_at is not None:
-        rows.append(("Denied", e(fmt_time(grant.denied_at))))
-    if grant.revoked_at is not None:
-        rows.append(("Revoked", e(fmt_time(grant.revoked_at))))
-    return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def events_table(events: list[dict[str, Any]]) -> str:
-    if not events:
-        return "<p><em>No activity yet.</em></p>"
-    head = "<tr><th>#</th><th>Time</th><th>Event</th><th>Client</th><th>Chain</th>"
-    head += "<th>Resource</th><th>Scope</th><th>Error</th></tr>"
-    rows = "".join(
-        f"<tr><td>{e(ev.get('seq'))}</td><td>{e(ev.get('time'))}</td><td>{e(ev.get('type'))}"
-        f"</td><td>{e(ev.get('client_id'))}</td><td>{e(chain_text(ev.get('act')))}</td>"
-        f"<td>{e(ev.get('resource'))}</td><td>{e(ev.get('scope'))}</td>"
-        f"<td>{e(ev.get('error'))}</td></tr>"
-        for ev in events
-    )
-    return f"<table>{head}{rows}</table>"
-
-
-def _header(user: str, csrf: str) -> str:
-    return (
-        f"<p>Signed in as <strong>{e(user)}</strong>. "
-        '<form class="inline" method="post" action="/consent/logout">'
-        f'<input type="hidden" name="csrf_token" value="{e(csrf)}">'
-        '<button type="submit">Sign out</button></form> · <a href="/consent">All grants</a></p>'
-    )
+# -- pages --------------------------------------------------------------------------------
+GROUPS = (
+    ("pending", "Waiting for your decision"),
+    ("active", "Active"),
+    (None, "Ended (denied, revoked or expired)"),
+)
 
 
 async def consent_home(request: Request) -> Response:
@@ -265,27 +178,76 @@ async def consent_home(request: Request) -> Response:
         return login_page(request)
     user, csrf = session
     mine = grants.list_grants(ctx.db, sub=user)
-    names = client_names(ctx, [g.client_id for g in mine])
+    known, now = lookup(ctx), int(time.time())
     sections = []
-    for status, title in (
-        ("pending", "Waiting for your decision"),
-        ("active", "Active"),
-        (None, "Ended (denied, revoked, expired)"),
-    ):
+    for status, title in GROUPS:
         chosen = [
             g for g in mine if (g.status == status if status else g.status in grants.FINAL_STATUSES)
         ]
-        items = "".join(
-            f'<li><a href="/consent/grants/{e(quote(g.grant_id))}"><code>{e(g.grant_id)}'
-            f"</code></a> — agent {client_label(g.client_id, names)}, scopes "
-            f"<code>{e(' '.join(g.scopes))}</code>, status {e(g.status)} "
-            f"{_actions(g, csrf)}</li>"
-            for g in chosen
-        )
+        items = "".join(grant_summary(g, known, now) for g in chosen)
         sections.append(
-            f"<h2>{e(title)}</h2>" + (f"<ul>{items}</ul>" if items else "<p><em>None.</em></p>")
+            f"<h3>{e(title)}</h3>"
+            + (
+                f'<ul class="plain grantlist">{items}</ul>'
+                if items
+                else '<p class="muted"><em>None.</em></p>'
+            )
         )
-    return page("Your grants", _header(user, csrf) + "".join(sections))
+    intro = (
+        "<h1>Your permissions</h1><p>AI agents ask here to act for you. Open a request to "
+        "see exactly what it allows before you decide.</p>"
+    )
+    return page("Your permissions", intro + "".join(sections), user=user, csrf=csrf)
+
+
+def _owned_grant(ctx: IssuerContext, grant_id: str, user: str) -> grants.Grant | None:
+    grant = grants.get_grant(ctx.db, grant_id)
+    return grant if grant is not None and grant.sub == user else None
+
+
+def not_found(user: str, csrf: str) -> Response:
+    body = '<h1>Not found</h1><p>No such grant. <a href="/consent">All permissions</a></p>'
+    return page("Not found", body, 404, user=user, csrf=csrf)
+
+
+def result_message(grant: grants.Grant, done: str | None, known: Lookup, now: int) -> str:
+    """The message shown after an action (only fixed texts: ``done`` is a key)."""
+    agent = e(agent_name(grant, known))
+    if done == "approved" and grant.status == "active":
+        until = e(words.lasting(grant.expires_at, now))
+        return notice(
+            "ok",
+            f"<strong>You approved this request.</strong> {agent} can now act "
+            f"for you as described below, {until}.",
+        )
+    if done == "denied" and grant.status == "denied":
+        return notice(
+            "ok", f"<strong>You denied this request.</strong> {agent} gets no permission from it."
+        )
+    if done == "revoked" and grant.status == "revoked":
+        return notice(
+            "ok",
+            f"<strong>You revoked this permission.</strong> {agent} and its "
+            "tools can no longer use it.",
+        )
+    return ""
+
+
+def actions_for(grant: grants.Grant, csrf: str, known: Lookup) -> str:
+    if grant.status == "pending":
+        return (
+            f"<p><strong>Do you allow {e(agent_name(grant, known))} to do this?</strong></p>"
+            '<div class="actions">'
+            + post_button(grant_path(grant.grant_id, "/approve"), csrf, "Approve", "primary")
+            + post_button(grant_path(grant.grant_id, "/deny"), csrf, "Deny", "quiet")
+            + "</div>"
+        )
+    if grant.status == "active":
+        return (
+            '<div class="actions"><a class="button danger" '
+            f'href="{e(grant_path(grant.grant_id, "/revoke"))}">Revoke…</a></div>'
+        )
+    return ""
 
 
 async def consent_grant(request: Request) -> Response:
@@ -293,98 +255,117 @@ async def consent_grant(request: Request) -> Response:
     grant_id = request.path_params["grant_id"]
     session = current_session(request)
     if session is None:
-        return login_page(request, f"/consent/grants/{quote(grant_id)}")
+        return login_page(request, grant_path(grant_id))
     user, csrf = session
-    grant = grants.get_grant(ctx.db, grant_id)
-    if grant is None or grant.sub != user:
-        return page("Not found", _header(user, csrf) + "<p>No such grant.</p>", 404)
-    body = (
-        _header(user, csrf)
-        + grant_table(grant, client_names(ctx, [grant.client_id, *grant.tools]))
-        + f"<p>{_actions(grant, csrf)}</p>"
-        + "<h2>Activity</h2>"
-        + events_table(audit.events_for_grant(ctx.db, grant.grant_id))
+    grant = _owned_grant(ctx, grant_id, user)
+    if grant is None:
+        return not_found(user, csrf)
+    known, now = lookup(ctx), int(time.time())
+    decide = (
+        "<p>Read what it would allow, then approve or deny.</p>"
+        if grant.status == "pending"
+        else ""
     )
-    return page("Grant", body)
+    body = (
+        result_message(grant, request.query_params.get("done"), known, now)
+        + f"{badge(grant.status)}<h1>{e(headline(grant, known))}</h1>{decide}"
+        + f'<div class="card">{grant_sections(grant, known, now)}'
+        + f"<section>{technical_details(grant)}</section></div>"
+        + actions_for(grant, csrf, known)
+        + "<h3>Activity</h3>"
+        + activity(audit.events_for_grant(ctx.db, grant.grant_id), user, known)
+    )
+    return page(headline(grant, known), body, user=user, csrf=csrf)
 
 
-async def consent_login(request: Request) -> Response:
-    ctx: IssuerContext = request.app.state.ctx
-    form = await _form(request)
-    if form is None:
-        return page("Bad request", "<p>The form could not be read.</p>", 400)
-    cookie = request.cookies.get(LOGIN_COOKIE)
-    if not cookie or not _csrf_ok(cookie, form.get("csrf_token")):
-        return page(
-            "Forbidden",
-            "<p>The form expired or was not sent by this page. "
-            '<a href="/consent">Try again</a>.</p>',
-            403,
+def scope_list(grant: grants.Grant, known: Lookup) -> str:
+    return ", ".join(words.scope_words(s, known.scopes).name for s in grant.scopes)
+
+
+def confirm_page(grant: grants.Grant, user: str, csrf: str, known: Lookup) -> Response:
+    agent = e(agent_name(grant, known))
+    body = (
+        f"<h1>Revoke the permission of {agent}?</h1>"
+        f'<div class="card"><p>It may now: {e(scope_list(grant, known))}.</p>'
+        f"<p>{agent} and the tools it passed your permission to can no longer act for you "
+        "with it. Access keys they already hold stop working within minutes.</p>"
+        "<p><strong>This cannot be undone</strong>: to allow it again, the agent has to ask "
+        "you anew.</p></div>"
+        '<div class="actions">'
+        + post_button(
+            grant_path(grant.grant_id, "/revoke"),
+            csrf,
+            "Yes, revoke",
+            "danger",
+            '<input type="hidden" name="confirm" value="yes">',
         )
-    username = form.get("username", "")
-    password = form.get("password", "")
-    next_path = _safe_next(form.get("next"))
-    # scrypt takes tens of milliseconds: keep it off the event loop.
-    if len(username) > 64 or not await run_in_threadpool(
-        check_password, ctx.db, username, password
-    ):
-        log.info("consent sign-in failed for %r", username[:64])
-        return login_page(request, next_path, "Wrong user name or password.", 401)
-    token = secrets.token_urlsafe(32)
-    now = int(time.time())
-    with ctx.db.transaction() as conn:
-        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-        conn.execute(
-            "INSERT INTO sessions (id, user, csrf, expires_at) VALUES (?, ?, ?, ?)",
-            (_session_id(token), username, secrets.token_urlsafe(32), now + SESSION_LIFETIME),
-        )
-    response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
-    response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_LIFETIME, **_cookie_args(request))
-    response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
-    return response
+        + f'<a class="button quiet" href="{e(grant_path(grant.grant_id))}">No, keep it</a></div>'
+    )
+    return page("Revoke?", body, user=user, csrf=csrf)
 
 
-async def consent_logout(request: Request) -> Response:
+async def consent_confirm(request: Request) -> Response:
+    """``GET /consent/grants/{id}/{action}``: the revoke confirmation; others go back."""
     ctx: IssuerContext = request.app.state.ctx
-    form = await _form(request)
+    grant_id = request.path_params["grant_id"]
     session = current_session(request)
-    if session is None or form is None or not _csrf_ok(session[1], form.get("csrf_token")):
-        return page("Forbidden", "<p>Invalid or missing CSRF token.</p>", 403)
-    token = request.cookies.get(SESSION_COOKIE, "")
-    with ctx.db.transaction() as conn:
-        conn.execute("DELETE FROM sessions WHERE id = ?", (_session_id(token),))
-    response = RedirectResponse("/consent", status_code=303, headers=SECURITY_HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
-    return response
+    if session is None:
+        return login_page(request, grant_path(grant_id))
+    user, csrf = session
+    grant = _owned_grant(ctx, grant_id, user)
+    if grant is None:
+        return not_found(user, csrf)
+    if request.path_params["action"] != "revoke" or grant.status != "active":
+        return RedirectResponse(grant_path(grant_id), status_code=303, headers=SECURITY_HEADERS)
+    return confirm_page(grant, user, csrf, lookup(ctx))
+
+
+def conflict(grant: grants.Grant, action: str, user: str, csrf: str) -> Response:
+    if action == "revoke" and grant.status == "pending":
+        text = "This request is still waiting for your decision: deny it instead."
+    elif grant.status in grants.FINAL_STATUSES:
+        text = f"This permission has already ended ({grant.status}); nothing was changed."
+    else:
+        text = f"This permission is {grant.status}; it cannot be changed that way."
+    body = (
+        f"<h1>Nothing was changed</h1>{notice('warn', e(text))}"
+        f'<p><a href="{e(grant_path(grant.grant_id))}">Back to the permission</a></p>'
+    )
+    return page("Conflict", body, 409, user=user, csrf=csrf)
 
 
 async def consent_action(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
     grant_id = request.path_params["grant_id"]
     action = request.path_params["action"]
-    form = await _form(request)
+    form = await read_form(request)
     session = current_session(request)
     if session is None:
-        return login_page(
-            request, f"/consent/grants/{quote(grant_id)}", "Please sign in again.", 401
-        )
+        return login_page(request, grant_path(grant_id), "Please sign in again.", 401)
     user, csrf = session
-    if form is None or not _csrf_ok(csrf, form.get("csrf_token")):
+    if form is None or not csrf_ok(csrf, form.get("csrf_token")):
         log.warning("consent: CSRF check failed for user %r", user)
-        return page("Forbidden", "<p>Invalid or missing CSRF token.</p>", 403)
-    if action not in grants.TRANSITIONS:
-        return page("Not found", "<p>Unknown action.</p>", 404)
-    grant = grants.get_grant(ctx.db, grant_id)
-    if grant is None or grant.sub != user:
-        return page("Not found", "<p>No such grant.</p>", 404)
-    _, changed = grants.transition(ctx.db, grant.grant_id, action)
+        return forbidden()
+    if action not in OFFERED:
+        return page("Not found", "<h1>Not found</h1><p>Unknown action.</p>", 404)
+    grant = _owned_grant(ctx, grant_id, user)
+    if grant is None:
+        return not_found(user, csrf)
+    if grant.status not in OFFERED[action]:
+        return conflict(grant, action, user, csrf)
+    if action == "revoke" and form.get("confirm") != "yes":
+        return confirm_page(grant, user, csrf, lookup(ctx))
+    after, changed = grants.transition(
+        ctx.db,
+        grant.grant_id,
+        action,
+        actor=audit.user_actor(user),
+        allowed_from=OFFERED[action],
+    )
     if not changed:
-        return page(
-            "Conflict",
-            _header(user, csrf) + f"<p>This grant is {e(grant.status)}; "
-            f"it cannot be changed that way.</p>",
-            409,
-        )
+        return conflict(after, action, user, csrf)
     return RedirectResponse(
-        f"/consent/grants/{quote(grant.grant_id)}", status_code=303, headers=SECURITY_HEADERS
+        grant_path(grant.grant_id, f"?done={DONE[action]}"),
+        status_code=303,
+        headers=SECURITY_HEADERS,
     )

@@ -22,6 +22,7 @@ from . import grants
 from .app import open_data_dir
 from .client import IssuerClient, IssuerError, load_private_jwk, new_client_key
 from .clients import Client, client_for_resource, delete_client, save_client, valid_resource_uri
+from .descriptions import Description, save_description
 from .keys import write_private_file
 from .settings import GRANT_DEFAULT_EXPIRES_IN, Settings
 from .users import add_user
@@ -36,6 +37,13 @@ DEMO_TOOLS = (
 )
 DEMO_RESOURCE = ("demo-resource", "http://127.0.0.1:8402")
 DEMO_SCOPES = ("files:read", "files:write", "data:read")
+# What the consent page says about the demo's scopes and resource server (descriptions.py).
+DEMO_DESCRIPTIONS = (
+    ("scope", "files:read", "Read your files", "See the names and contents of your files."),
+    ("scope", "files:write", "Change your files", "Create, change and delete your files."),
+    ("scope", "data:read", "Read your data", "See the records kept about you."),
+)
+DEMO_RESOURCE_WORDS = ("Demo file store", "The service where the demo keeps your files.")
 TOOL_PORT_STEP = 10  # --tool-port-base P: tools at P, P + 10, P + 20 (the defaults' layout)
 
 
@@ -121,6 +129,11 @@ def seed(
         name = "MCP-Auth demo " + client_id.removeprefix("demo-").replace("-", " ")
         save_client(data.db, Client(client_id, client_type, jwks, resource, "demo", name))
         key_files[client_id] = path
+    for kind, value, name, description in (
+        *DEMO_DESCRIPTIONS,
+        ("resource", demo_resource[1], *DEMO_RESOURCE_WORDS),
+    ):
+        save_description(data.db, Description(kind, value, name, description))
     resources = (*(res for _, res in demo_tools), demo_resource[1])
     grant = grants.create_grant(
         data.db,

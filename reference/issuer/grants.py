@@ -284,9 +284,16 @@ def create_grant(
                 idx,
             ),
         )
+        # Admin provisioning is the administrator's act; a pending grant is the client's.
+        actor = audit.admin_actor() if active else audit.client_actor(request.client_id)
         for event in ("grant.created", "grant.approved") if active else ("grant.created",):
             audit.append(
-                conn, event, grant_id=grant_id, sub=request.sub, client_id=request.client_id
+                conn,
+                event,
+                grant_id=grant_id,
+                sub=request.sub,
+                client_id=request.client_id,
+                actor=actor,
             )
         row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
     return _from_row(row)
@@ -301,7 +308,14 @@ def _expire_due(conn: sqlite3.Connection, now: int, grant_id: str | None = None)
         params = (now, grant_id)
     for row in conn.execute(sql, params).fetchall():
         conn.execute("UPDATE grants SET status = 'expired' WHERE grant_id = ?", (row[0],))
-        audit.append(conn, "grant.expired", grant_id=row[0], sub=row[1], client_id=row[2])
+        audit.append(
+            conn,
+            "grant.expired",
+            grant_id=row[0],
+            sub=row[1],
+            client_id=row[2],
+            actor=audit.issuer_actor(),
+        )
 
 
 def expire_due(db: Database, now: int | None = None, grant_id: str | None = None) -> None:
@@ -347,11 +361,21 @@ def list_grants(
 
 
 def transition(
-    db: Database, grant_id: str, action: str, now: int | None = None
+    db: Database,
+    grant_id: str,
+    action: str,
+    now: int | None = None,
+    *,
+    actor: dict[str, str] | None = None,
+    allowed_from: tuple[str, ...] | None = None,
 ) -> tuple[Grant, bool]:
     """Apply ``approve``/``deny``/``revoke``. Returns (grant after, whether it changed).
 
     An action not allowed from the current status changes nothing (idempotent revoke).
+    ``actor`` is who decided (the audit event's ``actor``, MCPA-AUD-011): the consent page
+    passes the user, the grants API the client or the admin; operator tools that pass
+    nothing act as the administrator. ``allowed_from`` narrows the statuses the action
+    applies to (the consent page revokes only active grants; pending ones are denied).
     """
     moment = int(time.time()) if now is None else now
     allowed = TRANSITIONS[action]
@@ -362,7 +386,7 @@ def transition(
             raise KeyError(grant_id)
         grant = _from_row(row)
         target = allowed.get(grant.status)
-        if target is None:
+        if target is None or (allowed_from is not None and grant.status not in allowed_from):
             return grant, False
         column = {"active": "approved_at", "denied": "denied_at", "revoked": "revoked_at"}[target]
         conn.execute(
@@ -370,7 +394,12 @@ def transition(
             (target, moment, grant_id),
         )
         audit.append(
-            conn, EVENT_FOR[target], grant_id=grant_id, sub=grant.sub, client_id=grant.client_id
+            conn,
+            EVENT_FOR[target],
+            grant_id=grant_id,
+            sub=grant.sub,
+            client_id=grant.client_id,
+            actor=actor or audit.admin_actor(),
         )
         row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
     return _from_row(row), True

@@ -136,7 +136,12 @@ async def delete_grant(request: Request) -> Response:
     ctx: IssuerContext = request.app.state.ctx
     caller = authenticate(request)
     grant = _visible_grant(ctx, caller, request.path_params["grant_id"])
-    grants.transition(ctx.db, grant.grant_id, "revoke")
+    actor = (
+        audit.admin_actor()
+        if caller.client is None
+        else audit.client_actor(caller.client.client_id)
+    )
+    grants.transition(ctx.db, grant.grant_id, "revoke", actor=actor)
     return Response(status_code=204, headers=NO_STORE)
 
 

@@ -95,6 +95,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE clients ADD COLUMN client_name TEXT;
     """,
+    # 3: plain-language names and descriptions of scopes and resources for the consent page.
+    """
+    CREATE TABLE descriptions (
+        kind TEXT NOT NULL CHECK (kind IN ('scope', 'resource')),
+        value TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        PRIMARY KEY (kind, value)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ ISSUER_DEFECTS = {
     "ignores_grant_revocation": ("issuer.grant_revocation", "MCPA-REV-004"),
     "grants_cacheable": ("issuer.grants_no_store", "MCPA-GRT-016"),
     "refresh_token_on_exchange": ("issuer.no_refresh_token", "MCPA-ISS-015"),
+    "actor_is_grant_client": ("issuer.event_actors", "MCPA-AUD-011"),
 }
 
 

@@ -32,6 +32,7 @@ DEFECTS = (
     "ignores_grant_revocation",
     "grants_cacheable",
     "refresh_token_on_exchange",
+    "actor_is_grant_client",
 )
 GRANT_STATUSES = ("pending", "active", "denied", "revoked", "expired")
 CONSENT_HEADERS = {
@@ -141,13 +142,17 @@ class MiniIssuer:
             "mcpa_actor_types_supported": ["agent", "model", "tool"],
         }
 
-    def audit(self, type_: str, **fields: Any) -> None:
+    def audit(self, type_: str, actor: dict[str, str] | None = None, **fields: Any) -> None:
+        """Append an event; token events are the client's, grant events name their actor."""
         prev = self.events[-1]["hash"] if self.events else "0" * 64
+        if actor is None or self.defect == "actor_is_grant_client":
+            actor = {"type": "client", "id": fields["client_id"]}
         event = {
             "event_id": "evt_" + secrets.token_urlsafe(12),
             "seq": len(self.events) + 1,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
             "type": type_,
+            "actor": actor,
             **{k: v for k, v in fields.items() if v is not None},
             "prev_hash": prev,
         }
@@ -543,9 +548,13 @@ class MiniIssuer:
             else:
                 g["approval_uri"] = f"{self.url}/consent?grant_id={g['grant_id']}"
             self.grants[g["grant_id"]] = g
-            self.audit(
-                "grant.created", grant_id=g["grant_id"], sub=g["sub"], client_id=g["client_id"]
-            )
+            who = {"type": "admin"} if caller is None else {"type": "client", "id": caller}
+            for event in (
+                ("grant.created", "grant.approved") if caller is None else ("grant.created",)
+            ):
+                self.audit(
+                    event, who, grant_id=g["grant_id"], sub=g["sub"], client_id=g["client_id"]
+                )
             return JSONResponse(g, status_code=201, headers=NO_STORE)
         if gid is None:  # GET /grants: the caller's own grants
             query = request.query_params.multi_items()
@@ -573,8 +582,13 @@ class MiniIssuer:
                 g["status"] = "revoked"
                 g["revoked_at"] = int(time.time())
                 self.revoked_bits.add(g["status_list"]["idx"])
+                who = {"type": "admin"} if caller is None else {"type": "client", "id": caller}
                 self.audit(
-                    "grant.revoked", grant_id=g["grant_id"], sub=g["sub"], client_id=g["client_id"]
+                    "grant.revoked",
+                    who,
+                    grant_id=g["grant_id"],
+                    sub=g["sub"],
+                    client_id=g["client_id"],
                 )
             return Response(status_code=204, headers=NO_STORE)
         if request.url.path.endswith("/events"):

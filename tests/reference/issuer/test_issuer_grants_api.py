@@ -95,6 +95,31 @@ def test_delete_revokes_idempotently(world: World) -> None:
     assert types.count("grant.revoked") == 1
 
 
+def actors(world: World, gid: str) -> list[tuple[str, dict[str, str]]]:
+    events = world.http.get(f"/grants/{gid}/events", headers=world.admin).json()["events"]
+    return [(e["type"], e["actor"]) for e in events]
+
+
+def test_events_name_their_actor(world: World) -> None:
+    # MCPA-AUD-011: the administrator provisions, the client asks, issues and revokes.
+    world.issue()
+    world.http.delete(f"/grants/{world.grant_id}", headers=bearer(world, "agent"))
+    assert actors(world, world.grant_id) == [
+        ("grant.created", {"type": "admin"}),
+        ("grant.approved", {"type": "admin"}),
+        ("token.issued", {"type": "client", "id": "agent"}),
+        ("grant.revoked", {"type": "client", "id": "agent"}),
+    ]
+    body = world.grant_body()
+    body.pop("client_id")
+    pending = world.agent.create_grant(body)["grant_id"]
+    world.http.delete(f"/grants/{pending}", headers=world.admin)
+    assert actors(world, pending) == [
+        ("grant.created", {"type": "client", "id": "agent"}),
+        ("grant.revoked", {"type": "admin"}),
+    ]
+
+
 def test_events_api(world: World) -> None:
     world.issue()
     response = world.http.get(f"/grants/{world.grant_id}/events", headers=bearer(world, "agent"))
@@ -117,6 +142,7 @@ def test_expiry_reported(world: World) -> None:
         for e in world.http.get(f"/grants/{gid}/events", headers=world.admin).json()["events"]
     ]
     assert types[-1] == "grant.expired"
+    assert actors(world, gid)[-1] == ("grant.expired", {"type": "issuer"})
 
 
 @pytest.mark.parametrize(
