@@ -81,7 +81,9 @@ def html_report(report: Report) -> str:
 def _header(report: Report) -> str:
     """Title and what was run (target, classes, profile, seed, suite version, times)."""
     target = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in report.target.items())
-    cls = ", ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in report.classes().items())
+    cls = ", ".join(
+        f"{_e(k)}: <b>{_e(v.replace('_', ' '))}</b>" for k, v in report.classes().items()
+    )
     base = spec_base_url(report.spec_version)
     return f"""<h1>MCP-Auth {_e(report.spec_version)} conformance report</h1>
 <p>Target: {target}<br>Classes: {cls}<br>
@@ -136,6 +138,8 @@ def _summary(report: Report) -> str:
     for cls, result in report.classes().items():
         mine = [c for c in report.checks if c.role == cls.lower()]
         rows.append(_count_row(f"<b>{_e(cls)} class</b>", mine, result.replace("_", " ")))
+    if report.checks:
+        rows.append('<tr><th colspan="9">By spec chapter (of the first requirement)</th></tr>')
     chapters: dict[str, list[CheckResult]] = {}
     for c in report.checks:
         chapters.setdefault(chapter(c.requirements[0]) if c.requirements else "-", []).append(c)
@@ -143,7 +147,7 @@ def _summary(report: Report) -> str:
     for name in sorted(chapters):
         title = _chapter_title(name)
         link = f'<a href="{_e(base + name + "/")}">{_e(title)}</a>' if title != name else _e(name)
-        rows.append(_count_row(f"&nbsp;&nbsp;{link}", chapters[name]))
+        rows.append(_count_row(link, chapters[name]))
     problems = [c for o in PROBLEMS for c in report.checks if c.outcome == o]
     links = "".join(
         f'<li><a href="#{_e(c.id)}" class="{_e(c.outcome)}">{_e(c.id)}</a> '
@@ -151,7 +155,12 @@ def _summary(report: Report) -> str:
         f"{_e(c.title)}</li>"
         for c in problems
     )
-    listing = f"<p>Not met:</p><ol>{links}</ol>" if problems else "<p>Every check run passed.</p>"
+    if problems:
+        listing = f"<p>Not met:</p><ol>{links}</ol>"
+    elif report.checks:
+        listing = "<p>Every check that ran passed.</p>"
+    else:
+        listing = "<p>No check was run.</p>"
     missing = (
         ""
         if requirements()

@@ -146,7 +146,9 @@ def load_or_create(path: Path, *, fresh: bool = False) -> SuiteKeys:
     if fresh and stored is not None:
         served = stored.get("served_at")
         keys.served_at = float(served) if isinstance(served, int | float) else None
-    if not _write(path, keys.to_json(), replace=fresh or stored is not None):
+    # Replace a file that exists but is unusable; create an absent one only if no
+    # concurrent run created it first.
+    if not _write(path, keys.to_json(), replace=fresh or path.exists()):
         again = _parse(_read(path) or {}, path)  # another run created it first: share it
         if again is not None:
             return again
