@@ -485,7 +485,8 @@ def _run_role(
                 )
             )
             stop = f"not run: {c.id} failed: {why}"
-            report.aborted = Aborted("gate", f"{c.id} failed: {why}", c.role)
+            if report.aborted is None:  # the first class to stop names the reason
+                report.aborted = Aborted("gate", f"{c.id} failed: {why}", c.role)
             progress.say(f"error: {c.id} failed: {why}")
 
 
@@ -534,6 +535,11 @@ def _note_served(suite: SuiteIssuer, keys: SuiteKeys) -> None:
         suite_keys.record_served(keys, max(served))
 
 
+def wait_out_refresh(seconds: float) -> None:
+    """Sleep before new suite keys are first used (its own function, so tests can fake it)."""
+    time.sleep(seconds)
+
+
 def _run_verifier(
     opts: RunOptions,
     *,
@@ -552,7 +558,7 @@ def _run_verifier(
             f"new suite keys: waiting {wait:.0f} s, so that the server under test may "
             "refresh its JWK Set for their kid (at most once per 30 s, MCPA-VER-033) ..."
         )
-        time.sleep(wait)
+        wait_out_refresh(wait)
     if vcfg.required_scope is None:
         progress.say(
             "note: no verifier.required_scope: scope checks use a token without any requested scope"

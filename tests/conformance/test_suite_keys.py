@@ -122,3 +122,29 @@ def test_new_keys_refused_by_a_verifier_that_just_refreshed_are_explained():
     assert "less than 30 s ago, which MCPA-VER-033 allows" in reason
     assert "without --fresh-keys" in reason
     assert "not usable as configured" not in reason
+
+
+def test_fresh_keys_wait_out_the_refresh_interval(tmp_path, capsys, monkeypatch):
+    """--fresh-keys right after a run: the suite waits until the verifier may refresh (the
+    wait is simulated by ageing the miniature's last refresh instead of sleeping)."""
+    waits: list[float] = []
+    with mini_verifier() as (mini, port):
+
+        def fake_sleep(seconds: float) -> None:
+            waits.append(seconds)
+            mini._jwks_at -= seconds  # as if that much time had passed
+
+        (tmp_path / "target.toml").write_text(
+            'spec_version = "draft-00"\n[verifier]\n'
+            f'resource = "{mini.resource}"\nurl = "{mini.resource}"\nmethod = "POST"\n'
+            f'required_scope = "data:read"\nissuer_port = {port}\n'
+        )
+        base = ["conformance", "run", "--config", str(tmp_path / "target.toml")]
+        base += ["--profile", "quick", "--role", "verifier"]
+        assert _cli([*base, "--out", str(tmp_path / "one")]) == cli.EXIT_OK
+        monkeypatch.setattr(runner, "wait_out_refresh", fake_sleep)
+        code = _cli([*base, "--out", str(tmp_path / "two"), "--fresh-keys"])
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_OK, out[-3000:]
+    assert len(waits) == 1 and 0 < waits[0] <= 30
+    assert "new suite keys: waiting" in out
