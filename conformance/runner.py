@@ -1,23 +1,22 @@
 """Run the checks: start what is needed, execute each check, classify, report progress.
 
 With no target config the suite starts the bundled reference as subprocesses (never by
-import): ``mcp-auth demo seed`` + ``mcp-auth serve`` for the Issuer class and
-``mcp-auth resource-server`` (trusting the suite's own issuer) for the Verifier class, on
-free loopback ports, and always stops them.
+import, see :mod:`reference_procs`): ``mcp-auth demo seed`` + ``mcp-auth serve`` for the
+Issuer class and ``mcp-auth resource-server`` (trusting the suite's own issuer) for the
+Verifier class, on free loopback ports, and always stops them. Before any check, every
+role's target is preflighted (:mod:`preflight`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -38,12 +37,17 @@ from mcp_auth.conformance.cases import Target
 from mcp_auth.conformance.config import ConfigError, TargetConfig, VerifierConfig
 from mcp_auth.conformance.framework import SUCCESS_2XX, Check, Failed, Skipped
 from mcp_auth.conformance.profiles import PROFILES, Profile
+from mcp_auth.conformance.reference_procs import (
+    Processes,
+    seed_reference,
+    start_reference_issuer,
+    start_reference_verifier,
+)
 from mcp_auth.conformance.results import Aborted, CheckResult, Report
 from mcp_auth.conformance.suite_issuer import SuiteIssuer, free_port
 from mcp_auth.conformance.suite_keys import SuiteKeys
 
 C = TypeVar("C")
-REFERENCE_SCOPE = "data:read"
 
 
 # The first check of each role is a gate: if the target does not even answer it correctly
@@ -177,130 +181,6 @@ class Progress:
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
-
-
-# -- the reference as subprocesses -------------------------------------------------------------
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mcp_auth", *args]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(
-                f"{what} exited with status {proc.returncode} before answering {url}"
-            )
-        try:
-            resp = httpx.get(url, timeout=2)
-            if resp.status_code == 200:
-                return
-            last = f"HTTP {resp.status_code}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s ({last})")
-
-
-@dataclass
-class Processes:
-    """Child processes the suite started; all stopped on exit."""
-
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-
-    def start(self, name: str, args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
-        fh = log.open("wb")
-        proc = subprocess.Popen(
-            args, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env()
-        )
-        fh.close()
-        self.procs.append((name, proc))
-        self.logs.append(log)
-        return proc
-
-    def stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        self.procs.clear()
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def seed_reference(tmp: Path, port: int) -> Path:
-    target = tmp / "target.toml"
-    cmd = _cli(
-        "demo",
-        "seed",
-        "--data-dir",
-        str(tmp / "issuer"),
-        "--issuer-url",
-        f"http://127.0.0.1:{port}",
-        "--write-target",
-        str(target),
-    )
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=60, env=_child_env(), check=False
-    )
-    if proc.returncode != 0 or not target.exists():
-        raise RuntimeError(
-            f"`{' '.join(cmd[2:])}` failed ({proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()[-800:]}"
-        )
-    return target
-
-
-def start_reference_issuer(procs: Processes, tmp: Path, port: int) -> None:
-    url = f"http://127.0.0.1:{port}"
-    proc = procs.start(
-        "issuer",
-        _cli("serve", "--data-dir", str(tmp / "issuer"), "--port", str(port), "--issuer-url", url),
-        tmp / "issuer.log",
-    )
-    wait_http(url + "/.well-known/oauth-authorization-server", proc, 30, "mcp-auth serve")
-
-
-def start_reference_verifier(
-    procs: Processes, tmp: Path, issuer_url: str, port: int
-) -> VerifierConfig:
-    resource = f"http://127.0.0.1:{port}"
-    proc = procs.start(
-        "resource-server",
-        _cli(
-            "resource-server",
-            "--issuer",
-            issuer_url,
-            "--resource",
-            resource,
-            "--scope",
-            REFERENCE_SCOPE,
-            "--port",
-            str(port),
-        ),
-        tmp / "resource-server.log",
-    )
-    wait_http(verifier_checks.resource_metadata_url(resource), proc, 30, "mcp-auth resource-server")
-    return VerifierConfig(
-        resource=resource,
-        url=resource + "/data",
-        method="POST",
-        required_scope=REFERENCE_SCOPE,
-        issuer_port=0,
-    )
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -511,11 +391,15 @@ def _setup_verifier(
     )
     # A server the suite did not start may hold the suite's keys from an earlier run: keep
     # them (suite_keys). The bundled reference starts fresh, so throwaway keys do.
-    keys = (
-        suite_keys.load_or_create(opts.keys_file, fresh=opts.fresh_keys)
-        if opts.keys_file is not None and not reference
-        else SuiteKeys.generate()
-    )
+    keys = SuiteKeys.generate()
+    if opts.keys_file is not None and not reference:
+        try:
+            keys = suite_keys.load_or_create(opts.keys_file, fresh=opts.fresh_keys)
+        except OSError as exc:  # e.g. a read-only home directory: run, but say so
+            progress.say(
+                f"note: cannot keep the suite's keys in {opts.keys_file} ({exc.strerror or exc});"
+                " this run uses new keys (set MCP_AUTH_CACHE_DIR to a writable directory)"
+            )
     suite = SuiteIssuer(issuer_port=port, es256=keys.es256, eddsa=keys.eddsa)
     suite.attacker = keys.attacker
     stack.enter_context(suite)

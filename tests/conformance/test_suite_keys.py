@@ -148,3 +148,28 @@ def test_fresh_keys_wait_out_the_refresh_interval(tmp_path, capsys, monkeypatch)
     assert code == cli.EXIT_OK, out[-3000:]
     assert len(waits) == 1 and 0 < waits[0] <= 30
     assert "new suite keys: waiting" in out
+
+
+def test_an_unwritable_cache_dir_means_new_keys_not_an_abort(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with mini_verifier() as (mini, port):
+        stream = io.StringIO()
+        opts = runner.RunOptions(
+            config=None,
+            roles=["verifier"],
+            profile=PROFILES["quick"],
+            seed=0,
+            expected={},
+            out=None,  # type: ignore[arg-type]
+            verifier_override=VerifierConfig(
+                mini.resource, mini.resource, "POST", "data:read", port
+            ),
+            issuer_port=port,
+            only={"verifier.valid_token_accepted"},
+            stream=stream,
+            keys_file=blocker / "conformance" / "keys.json",
+        )
+        report = runner.run(opts)
+    assert report.passed() and report.aborted is None
+    assert "cannot keep the suite's keys" in stream.getvalue()
