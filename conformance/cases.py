@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_auth.conformance import jose
+from mcp_auth.conformance.framework import SUCCESS_2XX
 from mcp_auth.conformance.suite_issuer import SuiteIssuer
 
 _DELETE = object()
@@ -156,6 +157,8 @@ class Target:
     required_scope: str
     user: str = "alice"
     grant_id: str = "grt_suite_0001"
+    # The statuses that count as accepted ([verifier] success_status; any 2xx by default).
+    success_status: frozenset[int] = SUCCESS_2XX
 
 
 def default_chain() -> tuple[tuple[str, str], ...]:

@@ -1,15 +1,18 @@
 """``mcp-auth conformance run``: run the suite and write the reports.
 
 Exit codes: 0 no MUST failed (after expected failures); 1 a MUST check failed; 2 the run
-could not be performed (usage or configuration error, the target not answering the first
-check of a role, the bundled reference not starting). A mistake found before the first check
-(a config that cannot be read, a taken ``verifier.issuer_port``, an ``--out`` that cannot be
-written) is one line on stderr (``CliError``) and no report.
+could not be performed (usage or configuration error, a target that is not an MCP-Auth
+issuer or verifier at all (the preflight), the target not answering the first check of a
+role, the bundled reference not starting). A mistake found before the first check (a config
+that cannot be read, a taken ``verifier.issuer_port``, an ``--out`` that cannot be written)
+is one line on stderr (``CliError``) and no report; a run aborted later (the preflight, the
+gate, the reference not starting) still writes its reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,12 @@ def register(subparsers: Any) -> None:
         help="TOML or JSON list of check ids (with reasons) expected to fail (default: none)",
     )
     run.add_argument("--seed", type=int, default=0, help="Hypothesis seed")
+    run.add_argument(
+        "--fresh-keys",
+        action="store_true",
+        help="replace the suite issuer's stored signing keys with new ones (Verifier class; "
+        "by default they are kept in the user cache directory and reused)",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -75,7 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from mcp_auth.conformance import config as config_mod  # noqa: PLC0415
     from mcp_auth.conformance import report as report_mod  # noqa: PLC0415
-    from mcp_auth.conformance import runner  # noqa: PLC0415
+    from mcp_auth.conformance import runner, suite_keys  # noqa: PLC0415
+    from mcp_auth.conformance.report_terminal import summary_text  # noqa: PLC0415
 
     try:
         cfg = config_mod.load(args.config) if args.config else None
@@ -102,6 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         expected=expected,
         out=Path(args.out),
+        # Used only for a verifier the suite did not start (see suite_keys).
+        keys_file=suite_keys.default_path(),
+        fresh_keys=args.fresh_keys,
     )
     # Hypothesis keeps a cache directory; a CLI run must not leave one in the user's cwd.
     with tempfile.TemporaryDirectory(prefix="mcpa-hypothesis-") as hypothesis_home:
@@ -111,7 +124,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             set_hypothesis_home_dir(None)  # back to Hypothesis' default
     paths = report_mod.write_all(report, Path(args.out))
-    print(runner.summary_text(report))
+    if report.aborted and report.aborted.stage == "preflight":
+        # Nothing was tested: one line saying what the target did, and where the report is.
+        print(f"error: {report.aborted.reason} (report: {paths['html']})", file=sys.stderr)
+        return EXIT_USAGE
+    print(summary_text(report))
     print(
         f"  reports: {paths['json']}, {paths['junit']}, {paths['html']}, {paths['svg']}, "
         f"{paths['badge']}"

@@ -62,6 +62,8 @@ class VerifierConfig:
     method: str = "POST"
     required_scope: str | None = None
     issuer_port: int = 8499
+    # Statuses that count as accepted; empty = any 2xx (framework.SUCCESS_2XX).
+    success_status: tuple[int, ...] = ()
 
 
 @dataclass
@@ -163,8 +165,14 @@ def from_dict(data: dict[str, Any], base: Path | None = None, source: str = "") 
             method=v.get("method", "POST"),
             required_scope=v.get("required_scope"),
             issuer_port=int(v.get("issuer_port", 8499)),
+            success_status=_statuses(v.get("success_status", ())),
         )
     return cfg
+
+
+def _statuses(value: int | list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """``success_status``: one status or a list of them (the schema bounds them to 2xx)."""
+    return (value,) if isinstance(value, int) else tuple(int(v) for v in value)
 
 
 def load(path: str | Path) -> TargetConfig:

@@ -20,6 +20,8 @@ from mcp_auth.conformance import jose
 C = TypeVar("C")
 
 MAX_BODY_IN_REPORT = 4000
+# What counts as "accepted" unless the target config names its own success statuses.
+SUCCESS_2XX: frozenset[int] = frozenset(range(200, 300))
 
 
 class Failed(Exception):
@@ -135,6 +137,22 @@ def counterexample(
     if note:
         out["note"] = note
     return out
+
+
+def response_class(resp: httpx.Response, success: frozenset[int] = SUCCESS_2XX) -> str:
+    """How a check reads an answer: ``accepted``, ``server_error`` or ``refused``.
+
+    ``accepted`` is only a success status (any 2xx, or the statuses the target config lists
+    as ``success_status``). A 5xx other than 503 (the spec's fail-closed answer) is a
+    ``server_error``: never an acceptance, and never the refusal a rule requires, so a check
+    expecting either fails on it. Everything else (3xx, 4xx, 503) is ``refused``; whether it
+    is the *right* refusal is the check's business (status and OAuth ``error`` code).
+    """
+    if resp.status_code in success:
+        return "accepted"
+    if resp.status_code >= 500 and resp.status_code != 503:
+        return "server_error"
+    return "refused"
 
 
 def oauth_error(resp: httpx.Response) -> str | None:

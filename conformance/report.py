@@ -1,5 +1,7 @@
 """Report writers: report.json, junit.xml, report.html, badge.svg and badge.json.
 
+The HTML page is built in :mod:`report_html`, the terminal summary in :mod:`report_terminal`.
+
 Everything written is self-contained (no network, no scripts); every piece of target- or
 token-derived text in the HTML is escaped.
 """
@@ -12,8 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from mcp_auth import DISTRIBUTION, schemas
-from mcp_auth.conformance.results import CheckResult, Report, requirement_url, requirements
+from mcp_auth import schemas
+from mcp_auth.conformance.report_html import html_report
+from mcp_auth.conformance.results import CheckResult, Report
 
 
 def write_all(report: Report, out: Path) -> dict[str, Path]:
@@ -113,104 +116,8 @@ def _failure_text(c: CheckResult) -> str:
     return "\n".join(parts)
 
 
-# -- HTML ------------------------------------------------------------------------------------
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1f24}
-h1{font-size:1.5rem}table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
-.pass{color:#1a7f37}.fail{color:#cf222e;font-weight:bold}.warn{color:#9a6700}
-.skip,.xfail{color:#57606a}pre{background:#f6f8fa;padding:.6rem;overflow:auto;
-white-space:pre-wrap;word-break:break-all;font-size:.85rem}
-section.failure{border-left:4px solid #cf222e;padding-left:1rem;margin:1.5rem 0;
-color:#1b1f24;font-weight:normal}section.failure h2{color:#cf222e}
-section.warn{border-left-color:#9a6700}section.warn h2{color:#9a6700}.req{font-style:italic}
-"""
-
-
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
-
-
-def html_report(report: Report) -> str:
-    s = report.summary()
-    classes = report.classes()
-    rows = []
-    for c in report.checks:
-        reqs = " ".join(f'<a href="{_e(requirement_url(r))}">{_e(r)}</a>' for r in c.requirements)
-        anchor = f'<a href="#{_e(c.id)}">{_e(c.id)}</a>' if c.outcome != "pass" else _e(c.id)
-        rows.append(
-            f'<tr><td class="{_e(c.outcome)}">{_e(c.outcome.upper())}</td><td>{anchor}'
-            f"</td><td>{_e(c.title)}</td><td>{reqs}</td><td>{_e(c.severity)}</td>"
-            f"<td>{c.duration_ms}</td><td>{_e(c.reason)}</td></tr>"
-        )
-    details = [
-        _failure_section(c) for c in report.checks if c.outcome in ("fail", "warn", "xfail", "skip")
-    ]
-    target = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in report.target.items())
-    cls = ", ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in classes.items())
-    missing = (
-        ""
-        if requirements()
-        else (
-            "<p><em>The requirement catalog (requirements.json) was not available: requirement "
-            "texts are not shown.</em></p>"
-        )
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>MCP-Auth conformance report</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<style>{_CSS}</style></head><body>
-<h1>MCP-Auth {_e(report.spec_version)} conformance report</h1>
-<p>Target: {target}<br>Classes: {cls}<br>
-Profile {_e(report.profile)}, seed {report.seed},
-suite {DISTRIBUTION} {_e(report.suite_version)} (implements {_e(report.spec_version)});
-{_e(report.started_at)} to {_e(report.finished_at)}</p>
-<p>{s["passed"]} passed, {s["failed"]} failed, {s["warned"]} warned, {s["skipped"]} skipped,
-{s["expected_failures"]} expected failures.</p>{missing}
-<table><thead><tr><th>Outcome</th><th>Check</th><th>Title</th><th>Requirements</th>
-<th>Severity</th><th>ms</th><th>Reason</th></tr></thead><tbody>
-{"".join(rows)}
-</tbody></table>
-{"".join(details)}
-</body></html>
-"""
-
-
-def _failure_section(c: CheckResult) -> str:
-    reqs = []
-    for r in c.requirements:
-        req = requirements().get(r)
-        text = f" {_e(req.text)}" if req else ""
-        reqs.append(
-            f'<li><a href="{_e(requirement_url(r))}">{_e(r)}</a>'
-            f'<span class="req">{text}</span></li>'
-        )
-    parts = [
-        f'<section class="failure {_e(c.outcome)}" id="{_e(c.id)}">',
-        f"<h2>{_e(c.id)} — {_e(c.title)}</h2>",
-        f"<p><b>{_e(c.outcome.upper())}</b> ({_e(c.severity)}): {_e(c.reason)}</p>",
-        f"<ul>{''.join(reqs)}</ul>",
-    ]
-    cx = c.counterexample
-    if cx:
-        parts.append("<h3>Minimal counterexample</h3>")
-        if "note" in cx:
-            parts.append(f"<pre>{_e(cx['note'])}</pre>")
-        for key, title in (
-            ("token_header", "Token header (decoded)"),
-            ("token_claims", "Token claims (decoded)"),
-            ("request", "Request"),
-            ("response", "Response"),
-        ):
-            if key in cx:
-                parts.append(
-                    f"<h4>{title}</h4><pre>"
-                    f"{_e(json.dumps(cx[key], indent=2, ensure_ascii=False))}</pre>"
-                )
-    parts.append("</section>")
-    return "\n".join(parts)
 
 
 # -- badges ----------------------------------------------------------------------------------

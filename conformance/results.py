@@ -15,7 +15,10 @@ from mcp_auth import SPEC_VERSION
 REQUIREMENT_ID = re.compile(r"^MCPA-(GEN|TOK|GRT|CLA|ISS|XCH|VER|REV|AUD|DSC|CNF|SEC)-\d{3}$")
 CHECK_ID = re.compile(r"^(issuer|verifier)\.[a-z0-9_]+$")
 OUTCOMES = ("pass", "fail", "warn", "skip", "xfail")
-SPEC_BASE_URL = f"https://mcp-auth.dev/{SPEC_VERSION}/"
+# The published specification; the version is part of the path (``/draft-00/``).
+SPEC_SITE = "https://mcp-auth.dev/"
+SPEC_BASE_URL = f"{SPEC_SITE}{SPEC_VERSION}/"
+ABORT_STAGES = ("preflight", "setup", "gate")
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,40 @@ def requirements() -> dict[str, Requirement]:
     return out
 
 
-def requirement_url(req_id: str) -> str:
+def spec_base_url(spec_version: str) -> str:
+    """The published specification of ``spec_version`` (the version the run tested)."""
+    return f"{SPEC_SITE}{spec_version}/"
+
+
+def requirement_url(req_id: str, spec_version: str) -> str:
+    base = spec_base_url(spec_version)
     req = requirements().get(req_id)
     if req and req.anchor_url:
-        return urljoin(SPEC_BASE_URL, req.anchor_url)  # catalog URLs are site-relative
-    return f"{SPEC_BASE_URL}requirements/#{req_id}"
+        return urljoin(base, req.anchor_url)  # catalog URLs are site-relative
+    return f"{base}requirements/#{req_id}"
+
+
+def chapter(req_id: str) -> str:
+    """The spec page a requirement is on (``05-verification``), or its area."""
+    req = requirements().get(req_id)
+    if req and req.page:
+        return req.page.removesuffix(".md")
+    return req_id.split("-")[1] if req_id.count("-") == 2 else req_id
+
+
+@dataclass
+class Aborted:
+    """Why the run could not be performed (exit code 2)."""
+
+    stage: str  # "preflight": the target is not an issuer/verifier; "setup"; "gate"
+    reason: str
+    role: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"stage": self.stage, "reason": self.reason}
+        if self.role:
+            out["role"] = self.role
+        return out
 
 
 @dataclass
@@ -100,7 +132,7 @@ class Report:
     started_at: str = ""
     finished_at: str = ""
     checks: list[CheckResult] = field(default_factory=list)
-    aborted: str = ""  # why the run could not be performed (exit code 2)
+    aborted: Aborted | None = None  # why the run could not be performed (exit code 2)
 
     def summary(self) -> dict[str, int]:
         count = {o: sum(1 for c in self.checks if c.outcome == o) for o in OUTCOMES}
@@ -141,4 +173,5 @@ class Report:
             "summary": self.summary(),
             "classes": self.classes(),
             "checks": [c.to_json() for c in self.checks],
+            **({"aborted": self.aborted.to_json()} if self.aborted else {}),
         }

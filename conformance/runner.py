@@ -1,9 +1,10 @@
 """Run the checks: start what is needed, execute each check, classify, report progress.
 
 With no target config the suite starts the bundled reference as subprocesses (never by
-import): ``mcp-auth demo seed`` + ``mcp-auth serve`` for the Issuer class and
-``mcp-auth resource-server`` (trusting the suite's own issuer) for the Verifier class, on
-free loopback ports, and always stops them.
+import, see :mod:`reference_procs`): ``mcp-auth demo seed`` + ``mcp-auth serve`` for the
+Issuer class and ``mcp-auth resource-server`` (trusting the suite's own issuer) for the
+Verifier class, on free loopback ports, and always stops them. Before any check, every
+role's target is preflighted (:mod:`preflight`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -30,19 +29,27 @@ from mcp_auth import SPEC_VERSION
 from mcp_auth.command_errors import CliError
 from mcp_auth.conformance import config as config_mod
 from mcp_auth.conformance import issuer as issuer_checks
-from mcp_auth.conformance import stateful  # noqa: F401 - registers the stateful check
+from mcp_auth.conformance import (
+    preflight,
+    stateful,  # noqa: F401 - registers the stateful check
+    suite_keys,
+)
 from mcp_auth.conformance import verifier as verifier_checks
 from mcp_auth.conformance.cases import Target
 from mcp_auth.conformance.config import ConfigError, TargetConfig, VerifierConfig
-from mcp_auth.conformance.framework import Check, Failed, Skipped
+from mcp_auth.conformance.framework import SUCCESS_2XX, Check, Failed, Skipped
 from mcp_auth.conformance.profiles import PROFILES, Profile
-from mcp_auth.conformance.results import CheckResult, Report
+from mcp_auth.conformance.reference_procs import (
+    Processes,
+    seed_reference,
+    start_reference_issuer,
+    start_reference_verifier,
+)
+from mcp_auth.conformance.results import Aborted, CheckResult, Report
 from mcp_auth.conformance.suite_issuer import SuiteIssuer, bind, free_port
+from mcp_auth.conformance.suite_keys import SuiteKeys
 
 C = TypeVar("C")
-REFERENCE_SCOPE = "data:read"
-# The suite issuer's throwaway keys, kept in --out between runs against the same server.
-SUITE_KEYS_FILE = ".suite-issuer-keys.json"
 
 
 # The first check of each role is a gate: if the target does not even answer it correctly
@@ -178,130 +185,6 @@ class Progress:
         print(text, file=self.stream, flush=True)
 
 
-# -- the reference as subprocesses -------------------------------------------------------------
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mcp_auth", *args]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(
-                f"{what} exited with status {proc.returncode} before answering {url}"
-            )
-        try:
-            resp = httpx.get(url, timeout=2)
-            if resp.status_code == 200:
-                return
-            last = f"HTTP {resp.status_code}"
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s ({last})")
-
-
-@dataclass
-class Processes:
-    """Child processes the suite started; all stopped on exit."""
-
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-
-    def start(self, name: str, args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
-        fh = log.open("wb")
-        proc = subprocess.Popen(
-            args, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_child_env()
-        )
-        fh.close()
-        self.procs.append((name, proc))
-        self.logs.append(log)
-        return proc
-
-    def stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        self.procs.clear()
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
-
-
-def seed_reference(tmp: Path, port: int) -> Path:
-    target = tmp / "target.toml"
-    cmd = _cli(
-        "demo",
-        "seed",
-        "--data-dir",
-        str(tmp / "issuer"),
-        "--issuer-url",
-        f"http://127.0.0.1:{port}",
-        "--write-target",
-        str(target),
-    )
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=60, env=_child_env(), check=False
-    )
-    if proc.returncode != 0 or not target.exists():
-        raise RuntimeError(
-            f"`{' '.join(cmd[2:])}` failed ({proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()[-800:]}"
-        )
-    return target
-
-
-def start_reference_issuer(procs: Processes, tmp: Path, port: int) -> None:
-    url = f"http://127.0.0.1:{port}"
-    proc = procs.start(
-        "issuer",
-        _cli("serve", "--data-dir", str(tmp / "issuer"), "--port", str(port), "--issuer-url", url),
-        tmp / "issuer.log",
-    )
-    wait_http(url + "/.well-known/oauth-authorization-server", proc, 30, "mcp-auth serve")
-
-
-def start_reference_verifier(
-    procs: Processes, tmp: Path, issuer_url: str, port: int
-) -> VerifierConfig:
-    resource = f"http://127.0.0.1:{port}"
-    proc = procs.start(
-        "resource-server",
-        _cli(
-            "resource-server",
-            "--issuer",
-            issuer_url,
-            "--resource",
-            resource,
-            "--scope",
-            REFERENCE_SCOPE,
-            "--port",
-            str(port),
-        ),
-        tmp / "resource-server.log",
-    )
-    wait_http(verifier_checks.resource_metadata_url(resource), proc, 30, "mcp-auth resource-server")
-    return VerifierConfig(
-        resource=resource,
-        url=resource + "/data",
-        method="POST",
-        required_scope=REFERENCE_SCOPE,
-        issuer_port=0,
-    )
-
-
 # -- the run -------------------------------------------------------------------------------------
 
 
@@ -317,6 +200,10 @@ class RunOptions:
     verifier_override: VerifierConfig | None = None  # tests: a verifier already running
     issuer_port: int | None = None
     only: set[str] | None = None  # run just these check ids (tests, debugging)
+    # The suite issuer's key file when testing a verifier the suite did not start (None:
+    # throwaway keys); see suite_keys. ``fresh_keys`` replaces the stored keys.
+    keys_file: Path | None = None
+    fresh_keys: bool = False
 
 
 def now_iso() -> str:
@@ -384,8 +271,17 @@ def check_issuer_port(opts: RunOptions) -> None:
         ) from None
 
 
+@dataclass
+class VerifierSetup:
+    """The suite's issuer, running, and the verifier under test it issues for."""
+
+    suite: SuiteIssuer
+    keys: SuiteKeys
+    vcfg: VerifierConfig
+
+
 def run(opts: RunOptions) -> Report:
-    """Run the checks; ``CliError`` before any check when the run cannot be set up."""
+    """Start what is needed, preflight every role, then run the checks role by role."""
     roles = opts.roles
     check_issuer_port(opts)
     report = Report(
@@ -407,45 +303,72 @@ def run(opts: RunOptions) -> Report:
         progress.say(f"note: expected-failures lists unknown check {unknown!r}")
     client = httpx.Client(timeout=httpx.Timeout(15.0), follow_redirects=False)
     try:
-        with _maybe_reference(opts, progress) as (cfg, procs, tmp):
+        with (
+            _maybe_reference(opts, progress) as (cfg, procs, tmp),
+            contextlib.ExitStack() as stack,
+        ):
+            if "issuer" in roles and cfg.issuer is not None:
+                report.target["issuer"] = cfg.issuer.url
+            vsetup = None
+            if "verifier" in roles:
+                vsetup = _setup_verifier(
+                    opts, cfg=cfg, procs=procs, tmp=tmp, stack=stack, progress=progress
+                )
+                if vsetup is not None:
+                    report.target["verifier"] = vsetup.vcfg.url
+            try:
+                _preflight(client, roles, cfg, vsetup)
+            except preflight.NotATarget as exc:
+                report.aborted = Aborted("preflight", str(exc), exc.role)
+                return report
             if "issuer" in roles:
                 ichecks = [c for c in checks if c.role == "issuer"]
                 if cfg.issuer is None:
                     for c in ichecks:
-                        _record(
-                            report,
-                            progress,
-                            execute(c, None, "no [issuer] section in the target config", expected),
-                        )
+                        why = "no [issuer] section in the target config"
+                        _record(report, progress, execute(c, None, why, expected))
                 else:
-                    report.target["issuer"] = cfg.issuer.url
                     ictx = issuer_checks.IssuerRun(cfg.issuer, client, opts.profile, opts.seed)
                     _run_role(ichecks, ictx, report, progress, expected)
             if "verifier" in roles:
-                _run_verifier(
-                    opts,
-                    cfg=cfg,
-                    procs=procs,
-                    tmp=tmp,
-                    client=client,
-                    report=report,
-                    progress=progress,
-                    expected=expected,
-                    checks=checks,
-                )
+                vchecks = [c for c in checks if c.role == "verifier"]
+                if vsetup is None:
+                    for c in vchecks:
+                        why = "no [verifier] section in the target config"
+                        _record(report, progress, execute(c, None, why, expected))
+                else:
+                    _run_verifier(
+                        opts,
+                        setup=vsetup,
+                        vchecks=vchecks,
+                        client=client,
+                        report=report,
+                        progress=progress,
+                        expected=expected,
+                    )
     except (RuntimeError, ConfigError, OSError) as exc:
         progress.say(f"error: {exc}")
-        report.aborted = str(exc)
+        report.aborted = Aborted("setup", str(exc))
         done = {r.id for r in report.checks}
         for c in checks:
             if c.id not in done:
                 _record(report, progress, execute(c, None, f"could not run: {exc}", expected))
     finally:
         client.close()
-    report.finished_at = now_iso()
-    if not report.target:
-        report.target["issuer" if "issuer" in roles else "verifier"] = "http://127.0.0.1/"
+        report.finished_at = now_iso()
+        if not report.target:
+            report.target["issuer" if "issuer" in roles else "verifier"] = "http://127.0.0.1/"
     return report
+
+
+def _preflight(
+    client: httpx.Client, roles: list[str], cfg: TargetConfig, vsetup: VerifierSetup | None
+) -> None:
+    """Raise preflight.NotATarget for the first role whose target is not one at all."""
+    if "issuer" in roles and cfg.issuer is not None:
+        preflight.issuer(client, cfg.issuer.url)
+    if vsetup is not None:
+        preflight.verifier(client, vsetup.vcfg.url, vsetup.vcfg.method)
 
 
 def _record(report: Report, progress: Progress, result: CheckResult) -> None:
@@ -461,6 +384,7 @@ def _run_role(
     expected: dict[str, str],
     *,
     skips: dict[str, str] | None = None,
+    gate_message: Callable[[CheckResult], str] | None = None,
 ) -> None:
     """Run one role's checks; if its gate check fails, skip the rest (exit code 2)."""
     stop = ""
@@ -472,98 +396,118 @@ def _run_role(
         result = execute(c, None if skip else ctx, skip, expected)
         _record(report, progress, result)
         if c.id == GATES[c.role] and result.outcome in ("fail", "xfail"):
-            stop = (
-                f"not run: {c.id} failed, so the target is not usable as configured "
-                f"({result.reason.splitlines()[0][:200]})"
+            why = (
+                gate_message(result)
+                if gate_message is not None
+                else (
+                    "the target is not usable as configured "
+                    f"({result.reason.splitlines()[0][:200]})"
+                )
             )
-            report.aborted = stop
-            progress.say(f"error: {stop}")
+            stop = f"not run: {c.id} failed: {why}"
+            if report.aborted is None:  # the first class to stop names the reason
+                report.aborted = Aborted("gate", f"{c.id} failed: {why}", c.role)
+            progress.say(f"error: {c.id} failed: {why}")
 
 
-def _run_verifier(
+def _setup_verifier(
     opts: RunOptions,
     *,
     cfg: TargetConfig,
     procs: Processes,
     tmp: Path | None,
-    client: httpx.Client,
-    report: Report,
+    stack: contextlib.ExitStack,
     progress: Progress,
-    expected: dict[str, str],
-    checks: list[Check[Any]],
-) -> None:
-    vchecks = [c for c in checks if c.role == "verifier"]
+) -> VerifierSetup | None:
+    """Start the suite's issuer (and, for the bundled reference, the resource server)."""
     vcfg = opts.verifier_override or cfg.verifier
     reference = opts.config is None and opts.verifier_override is None
     if vcfg is None and not reference:
-        for c in vchecks:
-            _record(
-                report,
-                progress,
-                execute(c, None, "no [verifier] section in the target config", expected),
-            )
-        return
+        return None
     port = _suite_issuer_port(opts, vcfg, reference)
-    suite = SuiteIssuer(issuer_port=port)
-    if not reference and opts.out is not None:
-        suite.use_keys_file(Path(opts.out) / SUITE_KEYS_FILE)
+    # A server the suite did not start may hold the suite's keys from an earlier run: keep
+    # them (suite_keys). The bundled reference starts fresh, so throwaway keys do.
+    keys = SuiteKeys.generate()
+    if opts.keys_file is not None and not reference:
+        try:
+            keys = suite_keys.load_or_create(opts.keys_file, fresh=opts.fresh_keys)
+        except OSError as exc:  # e.g. a read-only home directory: run, but say so
+            progress.say(
+                f"note: cannot keep the suite's keys in {opts.keys_file} ({exc.strerror or exc});"
+                " this run uses new keys (set MCP_AUTH_CACHE_DIR to a writable directory)"
+            )
+    suite = SuiteIssuer(issuer_port=port, es256=keys.es256, eddsa=keys.eddsa)
+    suite.attacker = keys.attacker
     try:
-        suite.start()
+        stack.enter_context(suite)
     except OSError as exc:
         if port and exc.errno == errno.EADDRINUSE:  # taken since check_issuer_port
             raise _port_in_use(port, opts) from None
         raise
-    try:
-        if reference:
-            assert tmp is not None
-            rs_port = free_port()
-            progress.say(
-                f"starting the bundled reference resource server on 127.0.0.1:{rs_port} ..."
-            )
-            vcfg = start_reference_verifier(procs, tmp, suite.url, rs_port)
-        assert vcfg is not None
-        progress.say(suite.describe(vcfg.resource, vcfg.required_scope or ""))
-        report.target["verifier"] = vcfg.url
-        if vcfg.required_scope is None:
-            progress.say(
-                "note: no verifier.required_scope: scope checks use a token without "
-                "any requested scope"
-            )
-        target = Target(suite, vcfg.resource, vcfg.url, vcfg.method, vcfg.required_scope or "")
-        vctx = verifier_checks.VerifierRun(suite, target, client, opts.profile, opts.seed)
-        skips = {}
-        if not vcfg.required_scope:
-            skips["verifier.insufficient_scope"] = "no verifier.required_scope in the target config"
-        _run_role(vchecks, vctx, report, progress, expected, skips=skips)
-    finally:
-        suite.stop()
+    stack.callback(_note_served, suite, keys)
+    if reference:
+        assert tmp is not None
+        rs_port = free_port()
+        progress.say(f"starting the bundled reference resource server on 127.0.0.1:{rs_port} ...")
+        vcfg = start_reference_verifier(procs, tmp, suite.url, rs_port)
+    assert vcfg is not None
+    return VerifierSetup(suite, keys, vcfg)
 
 
-def summary_text(report: Report) -> str:
-    s = report.summary()
-    lines = [
-        "",
-        f"MCP-Auth {report.spec_version} conformance — profile {report.profile}, "
-        f"seed {report.seed}",
-    ]
-    for k, v in report.classes().items():
-        lines.append(f"  {k:9} {v}")
-    stale = [c.id for c in report.checks if c.outcome == "pass" and "but passed" in c.reason]
-    if stale:
-        lines.append("  stale expected-failure entries (these passed): " + ", ".join(stale))
-    if report.aborted:
-        lines.append(f"  run aborted: {report.aborted}")
-    lines.append(
-        f"  {s['passed']} passed, {s['failed']} failed, {s['warned']} warned, "
-        f"{s['skipped']} skipped, {s['expected_failures']} expected failures"
+def _note_served(suite: SuiteIssuer, keys: SuiteKeys) -> None:
+    served = suite.jwks_served()
+    if served:
+        suite_keys.record_served(keys, max(served))
+
+
+def wait_out_refresh(seconds: float) -> None:
+    """Sleep before new suite keys are first used (its own function, so tests can fake it)."""
+    time.sleep(seconds)
+
+
+def _run_verifier(
+    opts: RunOptions,
+    *,
+    setup: VerifierSetup,
+    vchecks: list[Check[Any]],
+    client: httpx.Client,
+    report: Report,
+    progress: Progress,
+    expected: dict[str, str],
+) -> None:
+    suite, keys, vcfg = setup.suite, setup.keys, setup.vcfg
+    progress.say(suite.describe(vcfg.resource, vcfg.required_scope or ""))
+    wait = keys.refresh_wait()
+    if wait > 0:
+        progress.say(
+            f"new suite keys: waiting {wait:.0f} s, so that the server under test may "
+            "refresh its JWK Set for their kid (at most once per 30 s, MCPA-VER-033) ..."
+        )
+        wait_out_refresh(wait)
+    if vcfg.required_scope is None:
+        progress.say(
+            "note: no verifier.required_scope: scope checks use a token without any requested scope"
+        )
+    success = frozenset(vcfg.success_status) if vcfg.success_status else SUCCESS_2XX
+    target = Target(
+        suite,
+        vcfg.resource,
+        vcfg.url,
+        vcfg.method,
+        vcfg.required_scope or "",
+        success_status=success,
     )
-    for c in report.checks:
-        if c.outcome in ("fail", "warn"):
-            lines.append(
-                f"  {c.outcome.upper()} {c.id} [{', '.join(c.requirements)}]: "
-                f"{c.reason.splitlines()[0][:200]}"
-            )
-    return "\n".join(lines)
+    vctx = verifier_checks.VerifierRun(suite, target, client, opts.profile, opts.seed)
+    skips = {}
+    if not vcfg.required_scope:
+        skips["verifier.insufficient_scope"] = "no verifier.required_scope in the target config"
+
+    def gate_message(result: CheckResult) -> str:
+        return preflight.verifier_gate_message(
+            result, suite, keys, vcfg.resource, vcfg.required_scope or ""
+        )
+
+    _run_role(vchecks, vctx, report, progress, expected, skips=skips, gate_message=gate_message)
 
 
 def profile(name: str) -> Profile:

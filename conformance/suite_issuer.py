@@ -23,15 +23,12 @@ inflates beyond 1 MiB.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import socket
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -107,8 +104,8 @@ class SuiteIssuer:
     issuer_port: int = 0
     canary_port: int = 0
     status_ttl: int = 30
-    # Fresh keys with fresh kids on every run: a long-running verifier under test sees an
-    # unknown kid and refreshes its JWKS instead of trusting a previous run's key.
+    # Throwaway keys by default; the runner passes stored ones (suite_keys) when it tests a
+    # server it did not start, so that the server's cached JWK Set stays valid between runs.
     es256: jose.Key = field(
         default_factory=lambda: jose.Key.generate("ES256", "suite-es256-" + jose.random_id(6))
     )
@@ -129,33 +126,6 @@ class SuiteIssuer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
-
-    def use_keys_file(self, path: Path) -> None:
-        """Reuse the signing keys kept in ``path`` (created, owner-only, if absent).
-
-        A long-running verifier under test caches the JWK Set and refreshes it at most once
-        per 30 s on an unknown kid (MCPA-VER-033); keeping the suite's keys between runs
-        against the same server lets runs follow each other without waiting.
-        """
-        try:
-            data = json.loads(path.read_text("utf-8"))
-            self.es256 = jose.Key.from_jwk(data["es256"])
-            self.eddsa = jose.Key.from_jwk(data["eddsa"])
-            self.attacker = jose.Key.from_jwk(data["attacker"])
-            return
-        except (OSError, ValueError, KeyError, TypeError, jose.JoseError):
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(
-            {
-                "es256": self.es256.private_jwk(),
-                "eddsa": self.eddsa.private_jwk(),
-                "attacker": self.attacker.private_jwk(),
-            }
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
 
     # -- addresses ----------------------------------------------------------------------
     @property
@@ -180,6 +150,11 @@ class SuiteIssuer:
         if uri == self.status_uri(MAIN_LIST):
             return idx in self.revoked
         return None
+
+    def jwks_served(self) -> list[float]:
+        """When the issuer origin served its JWK Set during this run."""
+        with self._lock:
+            return [h.time for h in self.requests if h.origin == "issuer" and h.path == "/jwks"]
 
     def canary_hits(self) -> list[Hit]:
         with self._lock:

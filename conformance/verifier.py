@@ -25,22 +25,17 @@ from mcp_auth import SPEC_VERSION, schemas
 from mcp_auth.conformance import hypo, jose, oracle, strategies
 from mcp_auth.conformance.cases import Case, Op, ProofRecipe, Target, TokenRecipe, Wire, materialize
 from mcp_auth.conformance.framework import (
+    SUCCESS_2XX,
     Failed,
     Registry,
     Skipped,
     headers_json,
+    response_class,
     response_json,
 )
 from mcp_auth.conformance.profiles import Profile
 from mcp_auth.conformance.suite_issuer import SuiteIssuer
 
-AUTH_ERRORS = {
-    "invalid_token",
-    "invalid_dpop_proof",
-    "insufficient_scope",
-    "invalid_request",
-    "temporarily_unavailable",
-}
 MCP_BODY = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
 
 
@@ -113,24 +108,27 @@ def answered_error(resp: httpx.Response) -> str | None:
     return str(body["error"]) if isinstance(body, dict) and "error" in body else None
 
 
-def accepted(resp: httpx.Response) -> bool:
-    """The request passed authentication (the protected endpoint answered)."""
-    if resp.status_code < 400:
-        return True
-    if resp.status_code in (400, 401, 403, 503) or "www-authenticate" in resp.headers:
-        return False
-    return answered_error(resp) not in AUTH_ERRORS
+def accepted(resp: httpx.Response, success: frozenset[int] = SUCCESS_2XX) -> bool:
+    """The protected endpoint answered with a success status (framework.response_class)."""
+    return response_class(resp, success) == "accepted"
 
 
-def mismatch(expected: oracle.Expectation, resp: httpx.Response) -> str | None:
+def mismatch(
+    expected: oracle.Expectation, resp: httpx.Response, success: frozenset[int] = SUCCESS_2XX
+) -> str | None:
     if expected.accepted:
-        if accepted(resp):
+        if accepted(resp, success):
             return None
+        if response_class(resp, success) == "server_error":
+            return (
+                f"expected the request to be accepted ({expected.reason}); got HTTP "
+                f"{resp.status_code}, a server error (a 5xx never counts as accepted)"
+            )
         return (
             f"expected the request to be accepted ({expected.reason}); got HTTP "
             f"{resp.status_code} error {answered_error(resp)!r}"
         )
-    if accepted(resp):
+    if accepted(resp, success):
         return (
             f"expected rejection with HTTP {expected.status} "
             f"{expected.error or '(no error)'} [{expected.requirement}: {expected.reason}]; "
@@ -189,7 +187,7 @@ def run_case(run: VerifierRun, case: Case, requirements: tuple[str, ...] | None)
     resp = send(run, wire.authorization, wire.dpop)
     if resp.status_code in (401, 403) and "resource_metadata" not in www_authenticate(resp):
         run.missing_metadata.append(report_case(wire, resp, f"case: {case.label or 'generated'}"))
-    problem = mismatch(expected, resp)
+    problem = mismatch(expected, resp, run.target.success_status)
     if problem:
         ops = "; ".join(str(o) for o in (*case.token.ops, *case.proof.ops))
         note = f"case: {case.label or 'generated'}"
@@ -439,7 +437,7 @@ def _repeated(run: VerifierRun) -> None:
             oracle.Request(run.target.method, run.target.url, auth, dpop), run.ctx, now
         )
         resp = send(run, auth, dpop)
-        problem = mismatch(expected, resp)
+        problem = mismatch(expected, resp, run.target.success_status)
         if problem:
             raise Failed(
                 f"{label} sent twice: {problem}",
@@ -459,7 +457,7 @@ def _query_token(run: VerifierRun) -> None:
     url = f"{run.target.url}{sep}{urlencode({'access_token': wire.token})}"
     expected = oracle.expect(oracle.Request(run.target.method, url, (), wire.dpop), run.ctx, now)
     resp = send(run, [], wire.dpop, url=url)
-    problem = mismatch(expected, resp)
+    problem = mismatch(expected, resp, run.target.success_status)
     if not problem and "error" in www_authenticate(resp):
         problem = "the challenge carries an error code: the query token was treated as a credential"
     if problem:
@@ -905,7 +903,7 @@ def _replay(run: VerifierRun) -> None:
     for attempt in ("first use", "replay"):
         expected = oracle.expect(req, run.ctx, now)
         resp = send(run, wire.authorization, wire.dpop)
-        problem = mismatch(expected, resp)
+        problem = mismatch(expected, resp, run.target.success_status)
         if problem:
             raise Failed(
                 f"{attempt}: {problem}",

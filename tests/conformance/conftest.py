@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mcp_auth.conformance import jose, runner
+import pytest
+
+from mcp_auth.conformance import jose, runner, suite_keys
 from mcp_auth.conformance.config import VerifierConfig, from_dict
 from mcp_auth.conformance.profiles import PROFILES
 from mcp_auth.conformance.results import Report
@@ -22,9 +24,18 @@ from tests.conformance.broken.server import free_port, serve
 TOOL_RESOURCES = ("http://127.0.0.1:9/tool-1", "http://127.0.0.1:9/tool-2")
 FINAL_RESOURCE = "http://127.0.0.1:9/final"
 
-# Where runs that write no report keep the suite issuer's key file: never the working tree.
+# Where runs that write no report put their output: never the working tree.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="mcpa-conformance-tests-"))
 atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The suite's user cache directory (its stored keys): a temporary one per test, never
+    the real ~/.cache."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("MCP_AUTH_CACHE_DIR", str(path))
+    return path
 
 
 @contextmanager
@@ -61,6 +72,7 @@ def run_verifier(
         issuer_port=port,
         only=only,
         stream=io.StringIO(),
+        keys_file=suite_keys.default_path(),
     )
     return runner.run(opts)
 

@@ -7,7 +7,9 @@ import xml.etree.ElementTree as ET
 
 from mcp_auth import schemas
 from mcp_auth.conformance import report as report_mod
-from mcp_auth.conformance.results import CheckResult, Report
+from mcp_auth.conformance.report_html import html_report
+from mcp_auth.conformance.report_terminal import summary_text
+from mcp_auth.conformance.results import Aborted, CheckResult, Report
 
 EVIL = '<script>alert("x")</script>&\u0000\ud7ff'
 
@@ -147,3 +149,66 @@ def test_badges(tmp_path):
     untested = sample()
     untested.checks = []
     assert report_mod.badge_json(untested)["message"] == "not tested (suite 0.1.0)"
+
+
+def test_html_failures_first_passes_collapsed_summary_links(tmp_path):
+    text = report_mod.write_all(sample(), tmp_path)["html"].read_text()
+    summary = text.index("<h2>Summary</h2>")
+    failure = text.index('<section class="failure fail" id="verifier.wrong_aud">')
+    xfail = text.index('id="issuer.jwks"')
+    warn = text.index('id="verifier.eddsa_accepted"')
+    skipped = text.index('<details id="skip">')
+    passed = text.index('<details id="pass">')
+    assert summary < failure < xfail < warn < skipped < passed
+    assert '<details id="pass" open' not in text  # collapsed by default
+    # The summary links every check not met, and counts per class and per chapter.
+    head = text[summary:failure]
+    for check_id in ("verifier.wrong_aud", "issuer.jwks", "verifier.eddsa_accepted"):
+        assert f'href="#{check_id}"' in head
+    assert "Verifier class" in head and "5. Verification" in head
+    assert "<script" not in text.lower()
+
+
+def test_html_requirement_text_rendered_and_linked_to_the_run_version(tmp_path):
+    r = sample()
+    text = report_mod.write_all(r, tmp_path)["html"].read_text()
+    # MCPA-VER-015's text, rendered from Markdown (no raw backticks) and quoted inline.
+    assert "answer 401 <code>invalid_token</code> unless <code>aud</code> is identical" in text
+    assert "`invalid_token`" not in text
+    assert 'href="https://mcp-auth.dev/draft-00/05-verification/#MCPA-VER-015"' in text
+    r.spec_version = "draft-01"  # the links follow the version the run used
+    text = html_report(r)
+    assert 'href="https://mcp-auth.dev/draft-01/05-verification/#MCPA-VER-015"' in text
+
+
+def test_aborted_run_in_json_and_html(tmp_path):
+    r = sample()
+    r.checks = []
+    r.aborted = Aborted("preflight", "target http://127.0.0.1:9/x is not " + EVIL, "verifier")
+    paths = report_mod.write_all(r, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    schemas.validate("conformance-report", data)
+    assert data["aborted"] == {"stage": "preflight", "reason": r.aborted.reason, "role": "verifier"}
+    page = paths["html"].read_text()
+    assert "Run aborted — preflight (verifier)" in page and "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "aborted" not in json.loads(
+        report_mod.write_all(sample(), tmp_path / "ok")["json"].read_text()
+    )
+
+
+def test_terminal_summary_names_slow_checks():
+    r = sample()
+    r.checks[0].duration_ms = 4200
+    text = summary_text(r)
+    assert "slowest checks: verifier.alg_none 4.2 s" in text
+    r.checks[0].duration_ms = 3
+    assert "slowest" not in summary_text(r)
+
+
+def test_durations_in_json_and_html(tmp_path):
+    r = sample()
+    paths = report_mod.write_all(r, tmp_path)
+    data = json.loads(paths["json"].read_text())
+    assert [c["duration_ms"] for c in data["checks"]] == [c.duration_ms for c in r.checks]
+    assert '<td class="n">3</td>' in paths["html"].read_text()  # the passed check's 3 ms

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mcp_auth.conformance import cli, runner
+from mcp_auth.conformance import cli, runner, suite_keys
 from mcp_auth.conformance.framework import Check, Failed, Skipped
 
 
@@ -170,9 +170,9 @@ def test_cli_against_external_verifier_with_expected_failures(tmp_path, capsys):
             "--profile",
             "quick",
         ]
-        assert _run_cli([*base, "--out", str(tmp_path / "b")]) == cli.EXIT_FAILED
-        # Straight away again, same --out: the suite reuses its keys, so the server's cached
-        # JWK Set still holds (it may refresh only once per 30 s on an unknown kid).
+        assert _run_cli([*base, "--out", str(tmp_path / "a")]) == cli.EXIT_FAILED
+        # Straight away again, another --out: the suite reuses its stored keys, so the
+        # server's cached JWK Set still holds (it may refresh only once per 30 s).
         code = _run_cli(
             [
                 *base,
@@ -187,8 +187,10 @@ def test_cli_against_external_verifier_with_expected_failures(tmp_path, capsys):
     data = json.loads((tmp_path / "b" / "report.json").read_text())
     outcomes = {c["id"]: c["outcome"] for c in data["checks"]}
     assert outcomes["verifier.wrong_aud"] == "xfail"
-    assert (tmp_path / "b" / ".suite-issuer-keys.json").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "b" / ".suite-issuer-keys.json").stat().st_mode & 0o777 == 0o600
+    keys_file = suite_keys.default_path()
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    assert keys_file.parent.stat().st_mode & 0o777 == 0o700
+    assert not (tmp_path / "b" / ".suite-issuer-keys.json").exists()  # nothing secret in --out
     assert data["roles"] == ["verifier"]
     assert data["classes"]["Verifier"] == "failed"  # an expected failure still fails the class
     if outcomes.get("verifier.generated_mutations") == "pass":
