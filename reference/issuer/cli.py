@@ -1,6 +1,7 @@
 """``mcp-auth`` subcommands of the reference issuer.
 
-serve, user add, client add/list/remove, keys rotate, audit verify, demo seed, demo chain.
+serve, user add, client add/list/remove, keys rotate, audit verify, demo, demo seed, demo
+chain (and ``grant request``, from ``grant_cli``).
 Each subcommand sets ``handler`` (namespace -> exit code).
 """
 
@@ -19,6 +20,8 @@ from .audit import verify_chain
 from .client import new_client_key
 from .clients import ClientError, delete_client, list_clients, save_client, validate_client
 from .demo import DEMO_RESOURCE, DemoError, chain, seed, tool_urls_from_port_base
+from .demo_story import add_demo_options
+from .grant_cli import register_grant
 from .keys import ROTATION_LEAD, KeyStore, write_private_file
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir
 from .storage import Database
@@ -305,8 +308,13 @@ def register(subparsers: Any) -> None:
     _add_data_dir(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
-    demo = subparsers.add_parser("demo", help="demo setup and walk-through")
-    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    register_grant(subparsers)
+
+    demo = subparsers.add_parser(
+        "demo", help="the whole chain in one command (or ACTION: seed, chain; step by step)"
+    )
+    add_demo_options(demo)
+    demo_sub = demo.add_subparsers(dest="demo_command", required=False, metavar="ACTION")
     seed = demo_sub.add_parser("seed", help="create a demo user, clients and an active grant")
     _add_data_dir(seed)
     seed.add_argument("--issuer-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")

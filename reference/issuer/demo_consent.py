@@ -1,0 +1,104 @@
+"""``mcp-auth demo --yes``: approve a grant the way a person does, through the consent page.
+
+No shortcut into the database: sign in on the page's own form (CSRF cookie and token
+included), open the grant's ``approval_uri`` and submit its Approve form, following any
+confirmation form the page shows next (at most a few). The forms are found by reading the
+HTML (``html.parser``), not by rebuilding them, so the page may change its layout freely:
+the sign-in form is the one with a ``password`` field, the approve form the one whose
+action ends in ``/approve`` or whose button says ``approve``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import httpx
+
+MAX_CONFIRMATIONS = 3
+
+
+class ConsentError(Exception):
+    """The consent page did not let the demo approve (one line)."""
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value)
+    inputs: list[str] = field(default_factory=list)  # names of every input
+
+    def approves(self) -> bool:
+        if self.action.rstrip("/").endswith("/approve"):
+            return True
+        return any(value.lower() == "approve" for _, value in self.buttons)
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._current: Form | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._current = Form(attr.get("action", ""), attr.get("method", "get").lower())
+            self.forms.append(self._current)
+        elif self._current is not None and tag in ("input", "button"):
+            name, value = attr.get("name", ""), attr.get("value", "")
+            kind = attr.get("type", "submit" if tag == "button" else "text").lower()
+            if kind == "submit":
+                if name:
+                    self._current.buttons.append((name, value))
+            elif name:
+                self._current.inputs.append(name)
+                if kind == "hidden":
+                    self._current.fields[name] = value
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def forms_of(html_text: str) -> list[Form]:
+    parser = _FormParser()
+    parser.feed(html_text)
+    parser.close()
+    return parser.forms
+
+
+def _submit(
+    http: httpx.Client, page: httpx.Response, form: Form, extra: dict[str, str]
+) -> httpx.Response:
+    data = {**form.fields, **extra}
+    # The button that approves, else the form's first one (its name and value are sent too).
+    chosen = [b for b in form.buttons if b[1].lower() == "approve"] or form.buttons[:1]
+    data.update(dict(chosen[:1]))
+    target = urljoin(str(page.url), form.action or str(page.url))
+    if form.method == "post":
+        return http.post(target, data=data)
+    return http.get(target, params=data)
+
+
+def approve_on_consent_page(approval_uri: str, user: str, password: str) -> None:
+    """Sign in as ``user`` and approve the grant at ``approval_uri``; ConsentError if not."""
+    with httpx.Client(timeout=10.0, follow_redirects=True) as http:
+        page = http.get(approval_uri)
+        sign_in = next((f for f in forms_of(page.text) if "password" in f.inputs), None)
+        if sign_in is not None:
+            page = _submit(http, page, sign_in, {"username": user, "password": password})
+            if any("password" in f.inputs for f in forms_of(page.text)):
+                raise ConsentError(f"signing in as {user!r} on the consent page failed")
+        for _ in range(MAX_CONFIRMATIONS):
+            approve = next((f for f in forms_of(page.text) if f.approves()), None)
+            if approve is None:
+                break
+            page = _submit(http, page, approve, {})
+            if page.status_code >= 400:
+                raise ConsentError(f"the consent page answered HTTP {page.status_code} to Approve")
+        else:
+            raise ConsentError("the consent page kept asking to approve")
