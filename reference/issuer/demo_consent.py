@@ -1,11 +1,11 @@
-"""``mcp-auth demo --yes``: approve a grant the way a person does, through the consent page.
+"""``mcp-auth demo --yes``: decide on a grant the way a person does, through the consent page.
 
 No shortcut into the database: sign in on the page's own form (CSRF cookie and token
-included), open the grant's ``approval_uri`` and submit its Approve form, following any
-confirmation form the page shows next (at most a few). The forms are found by reading the
+included), open the grant's ``approval_uri`` and submit its Approve form (or Deny), following
+any confirmation form the page shows next (at most a few). The forms are found by reading the
 HTML (``html.parser``), not by rebuilding them, so the page may change its layout freely:
 the sign-in form is the one with a ``password`` field, the approve form the one whose
-action ends in ``/approve`` or whose button says ``approve``.
+action ends in ``/approve`` or whose button's value is ``approve`` (``deny`` likewise).
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ class Form:
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value)
     inputs: list[str] = field(default_factory=list)  # names of every input
 
-    def approves(self) -> bool:
-        if self.action.rstrip("/").endswith("/approve"):
+    def does(self, action: str) -> bool:
+        """This form approves (``action`` = ``approve``), denies, revokes..."""
+        if self.action.rstrip("/").endswith(f"/{action}"):
             return True
-        return any(value.lower() == "approve" for _, value in self.buttons)
+        return any(value.lower() == action for _, value in self.buttons)
 
 
 class _FormParser(HTMLParser):
@@ -72,11 +73,11 @@ def forms_of(html_text: str) -> list[Form]:
 
 
 def _submit(
-    http: httpx.Client, page: httpx.Response, form: Form, extra: dict[str, str]
+    http: httpx.Client, page: httpx.Response, form: Form, extra: dict[str, str], action: str = ""
 ) -> httpx.Response:
     data = {**form.fields, **extra}
-    # The button that approves, else the form's first one (its name and value are sent too).
-    chosen = [b for b in form.buttons if b[1].lower() == "approve"] or form.buttons[:1]
+    # The button for the action, else the form's first one (its name and value are sent too).
+    chosen = [b for b in form.buttons if b[1].lower() == action] or form.buttons[:1]
     data.update(dict(chosen[:1]))
     target = urljoin(str(page.url), form.action or str(page.url))
     if form.method == "post":
@@ -84,8 +85,14 @@ def _submit(
     return http.get(target, params=data)
 
 
-def approve_on_consent_page(approval_uri: str, user: str, password: str) -> None:
-    """Sign in as ``user`` and approve the grant at ``approval_uri``; ConsentError if not."""
+def decide_on_consent_page(
+    approval_uri: str, user: str, password: str, action: str = "approve"
+) -> None:
+    """Sign in as ``user`` and approve (or deny) the grant at ``approval_uri``.
+
+    ConsentError when signing in fails or the page refuses; whether the grant changed is
+    for the caller to read from the grants API.
+    """
     with httpx.Client(timeout=10.0, follow_redirects=True) as http:
         page = http.get(approval_uri)
         sign_in = next((f for f in forms_of(page.text) if "password" in f.inputs), None)
@@ -94,11 +101,13 @@ def approve_on_consent_page(approval_uri: str, user: str, password: str) -> None
             if any("password" in f.inputs for f in forms_of(page.text)):
                 raise ConsentError(f"signing in as {user!r} on the consent page failed")
         for _ in range(MAX_CONFIRMATIONS):
-            approve = next((f for f in forms_of(page.text) if f.approves()), None)
-            if approve is None:
+            form = next((f for f in forms_of(page.text) if f.does(action)), None)
+            if form is None:
                 break
-            page = _submit(http, page, approve, {})
+            page = _submit(http, page, form, {}, action)
             if page.status_code >= 400:
-                raise ConsentError(f"the consent page answered HTTP {page.status_code} to Approve")
+                raise ConsentError(
+                    f"the consent page answered HTTP {page.status_code} to {action.title()}"
+                )
         else:
-            raise ConsentError("the consent page kept asking to approve")
+            raise ConsentError(f"the consent page kept asking to {action}")

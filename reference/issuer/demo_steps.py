@@ -338,7 +338,9 @@ def verdict(steps: list[Step], total: int) -> tuple[bool, str]:
         return True, f"all {total} steps behaved as specified"
     names = ", ".join(f"{s.number} ({s.title})" for s in failed) or "none"
     line = f"NOT AS SPECIFIED: step {names}"
-    if len(steps) < total:
+    if len(steps) + 1 == total:
+        line += f"; step {total} did not run"
+    elif len(steps) < total:
         line += f"; steps {len(steps) + 1} to {total} did not run"
     return False, line
 

@@ -39,7 +39,7 @@ import httpx
 
 from .client import IssuerClient, IssuerError, load_private_jwk
 from .demo import DEMO_PURPOSE, DEMO_SCOPES, demo_dir, seed
-from .demo_consent import ConsentError, approve_on_consent_page
+from .demo_consent import ConsentError, decide_on_consent_page
 from .demo_steps import FINAL_SCOPE, Servers, show_chain
 from .grant_cli import POLL_INTERVAL, explain, wait_for_decision
 from .keys import write_private_file
@@ -268,7 +268,7 @@ class Story:
         try:
             if self.args.yes:
                 print(f"--yes: approving it as {user} through the consent page's form", flush=True)
-                approve_on_consent_page(grant["approval_uri"], user, state["password"])
+                decide_on_consent_page(grant["approval_uri"], user, state["password"])
                 final = agent.get_grant(grant["grant_id"])
             else:
                 print(

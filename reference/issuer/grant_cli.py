@@ -67,8 +67,8 @@ def explain(exc: Exception, issuer_url: str, client_id: str) -> str:
     if isinstance(exc, IssuerError):
         if exc.error == "invalid_client":
             return (
-                f"the issuer did not accept {client_id!r}'s client assertion (invalid_client): "
-                f"is {client_id!r} registered there, with this key?"
+                f"the issuer did not accept the client assertion of {client_id!r} "
+                f"(invalid_client): is {client_id!r} registered there, with this key?"
             )
         if exc.error == "access_denied":
             return f"the issuer refused: {client_id!r} is not an agent client (access_denied)"
