@@ -314,7 +314,7 @@ def register(subparsers: Any) -> None:
         "demo", help="the whole chain in one command (or ACTION: seed, chain; step by step)"
     )
     add_demo_options(demo)
-    demo_sub = demo.add_subparsers(dest="demo_command", required=False, metavar="ACTION")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=False, metavar="[ACTION]")
     seed = demo_sub.add_parser("seed", help="create a demo user, clients and an active grant")
     _add_data_dir(seed)
     seed.add_argument("--issuer-url", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")

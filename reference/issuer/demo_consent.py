@@ -57,8 +57,9 @@ class _FormParser(HTMLParser):
                     self._current.buttons.append((name, value))
             elif name:
                 self._current.inputs.append(name)
-                if kind == "hidden":
-                    self._current.fields[name] = value
+                if kind == "hidden" or (kind == "checkbox" and "required" in attr):
+                    # A required checkbox: a person ticks it too.
+                    self._current.fields[name] = value if kind == "hidden" else value or "on"
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

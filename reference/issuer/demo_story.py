@@ -229,11 +229,12 @@ class Story:
             endpoints[self.resource_url] = ("GET", f"{self.resource_url}/data")
             ok = show_chain(state, self.issuer_url, http=http, servers=Servers(endpoints))
         if args.keep:
+            port = self.issuer_url.rsplit(":", 1)[1]
             print(
-                f"\ndata directory kept: {self.data_dir} (it holds private keys and the admin "
-                f"token; delete it when done). To look at the consent page and the audit log:\n"
-                f"  mcp-auth serve --data-dir {self.data_dir} --port "
-                f"{self.issuer_url.rsplit(':', 1)[1]}   then open {grant['approval_uri']}"
+                f"\ndata directory kept: {self.data_dir} (private keys, the admin token, the "
+                "servers' logs; delete it when done)\n"
+                f"to see the grant and its audit trail: mcp-auth serve --data-dir "
+                f"{self.data_dir} --port {port}, then open {grant['approval_uri']}"
             )
         return 0 if ok else 1
 
@@ -283,6 +284,8 @@ class Story:
         except ConsentError as exc:
             raise DemoFailure(str(exc)) from None
         status = final.get("status")
+        if self.args.yes and status != "active":
+            raise DemoFailure(f"approving on the consent page left the grant {status}")
         if status == "active":
             print(f"{user} approved the grant: it is active", flush=True)
             return True
@@ -293,6 +296,14 @@ class Story:
         return False
 
 
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error has no request
+    except RuntimeError:
+        return False
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in old:
@@ -300,12 +311,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     story: Story | None = None
     code = 1
     try:
-        story = Story(args)
+        with signals_deferred():  # the temporary directory is made and recorded together
+            story = Story(args)
         code = story.run()
     except KeyboardInterrupt:
         code = 130
     except DemoFailure as exc:
         print(f"mcp-auth demo: {exc}", file=sys.stderr)
+        code = 1
+    except httpx.TransportError as exc:  # a server died half-way: its log says why
+        where = exc.request.url if _has_request(exc) else "a server"
+        print(f"mcp-auth demo: {where} stopped answering ({type(exc).__name__})", file=sys.stderr)
         code = 1
     finally:
         for sig in old:
@@ -327,6 +343,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def add_demo_options(demo: argparse.ArgumentParser) -> None:
     """``mcp-auth demo`` without an ACTION runs the whole story."""
+    demo.description = (
+        "Without ACTION: seed a temporary data directory, start the issuer, three tools and "
+        "a resource server on free loopback ports, ask for a pending grant, wait for you to "
+        "approve it on the consent page (or approve it with --yes), then run the chain and "
+        "print every step checked. Ctrl-C stops everything it started. With ACTION, the same "
+        "step by step: `demo seed`, `serve`, `demo chain`."
+    )
+    demo.epilog = "example: mcp-auth demo --yes"
     demo.add_argument(
         "--yes",
         action="store_true",
