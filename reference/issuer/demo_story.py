@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 from .client import IssuerClient, IssuerError, load_private_jwk
-from .demo import DEMO_PURPOSE, DEMO_SCOPES, demo_dir, seed
+from .demo import DEMO_PURPOSE, DEMO_SCOPES, DEMO_TOOLS, DemoError, demo_dir, seed
 from .demo_consent import ConsentError, decide_on_consent_page
 from .demo_steps import FINAL_SCOPE, Servers, show_chain
 from .grant_cli import POLL_INTERVAL, explain, wait_for_decision
@@ -64,19 +64,23 @@ class Child:
     proc: subprocess.Popen[bytes]
     log: Path
 
-    def last_line(self) -> str:
+    def reason(self) -> str:
+        """The last line of its log that reports an error, else its last line."""
         try:
             lines = self.log.read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
-        return lines[-1] if lines else ""
+        errors = [line for line in lines if "error" in line.lower()]
+        return (errors or lines or [""])[-1].strip()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on the loopback now (all held open while choosing)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 @contextlib.contextmanager
@@ -108,9 +112,10 @@ class Story:
         self.children: list[Child] = []
         self.data_dir = Path(tempfile.mkdtemp(prefix="mcp-auth-demo-"))
         self.logs = self.data_dir / "logs"
-        self.issuer_url = f"http://{HOST}:{free_port()}"
-        self.tool_urls = [f"http://{HOST}:{free_port()}/mcp" for _ in range(3)]
-        self.resource_url = f"http://{HOST}:{free_port()}"
+        issuer, *tools, resource = free_ports(len(DEMO_TOOLS) + 2)
+        self.issuer_url = f"http://{HOST}:{issuer}"
+        self.tool_urls = [f"http://{HOST}:{port}/mcp" for port in tools]
+        self.resource_url = f"http://{HOST}:{resource}"
         self.settings = Settings(data_dir=self.data_dir, issuer_url=self.issuer_url)
 
     # -- processes ------------------------------------------------------------------------
@@ -166,7 +171,7 @@ class Story:
                     code = child.proc.poll()
                     if code is not None:
                         raise DemoFailure(
-                            f"{child.name} exited with code {code} at start: {child.last_line()}"
+                            f"{child.name} exited with code {code} at start: {child.reason()}"
                         )
                     with contextlib.suppress(httpx.HTTPError):
                         if http.get(child.probe).status_code < 500:
@@ -316,7 +321,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         code = story.run()
     except KeyboardInterrupt:
         code = 130
-    except DemoFailure as exc:
+    except (DemoFailure, DemoError) as exc:
         print(f"mcp-auth demo: {exc}", file=sys.stderr)
         code = 1
     except httpx.TransportError as exc:  # a server died half-way: its log says why

@@ -5,16 +5,20 @@
 * ``mcp-auth demo`` waits for the person: the test signs in on the consent page as the demo
   user with the printed password and approves, as a person would;
 * Ctrl-C (SIGINT) while it waits: exit 130, no traceback, every child process gone and the
-  temporary data directory removed.
+  temporary data directory removed;
+* a step that misbehaves is named (exit 1), and a server that cannot start is one line.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +27,8 @@ from typing import IO
 
 import pytest
 
+from mcp_auth.reference.issuer import demo_story
+from mcp_auth.reference.issuer.client import IssuerClient
 from mcp_auth.reference.issuer.demo_consent import decide_on_consent_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -209,4 +215,64 @@ def test_demo_denied_grant_exits_1(tmp_path: Path, demos: list[Demo]) -> None:
     assert demo.finish() == 1
     assert "the grant is denied, so there is no chain to show" in demo.out
     assert "Traceback" not in demo.out + demo.stderr
+    assert not list(tmp_path.iterdir())
+
+
+# -- the failure paths, in-process (the servers are still real child processes) ----------
+def _demo_args(**overrides: object) -> argparse.Namespace:
+    values: dict[str, object] = {"yes": True, "timeout": 60.0, "keep": False}
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def _started_children(monkeypatch: pytest.MonkeyPatch) -> list[demo_story.Child]:
+    seen: list[demo_story.Child] = []
+    original = demo_story.Story.start
+
+    def start(self: demo_story.Story, *args: str) -> None:
+        original(self, *args)
+        seen.append(self.children[-1])
+
+    monkeypatch.setattr(demo_story.Story, "start", start)
+    return seen
+
+
+def test_demo_names_the_step_that_misbehaved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    children = _started_children(monkeypatch)
+    # A revocation that silently does nothing: the token stays active, step 7 must say so.
+    monkeypatch.setattr(IssuerClient, "revoke", lambda self, token: None)
+    assert demo_story.cmd_demo(_demo_args()) == 1
+    out = capsys.readouterr().out
+    assert "7. introspection after revocation  [FAILED]" in out
+    assert out.rstrip().endswith(
+        "NOT AS SPECIFIED: step 7 (introspection after revocation); step 8 did not run"
+    )
+    assert len(children) == 5 and all(c.proc.poll() is not None for c in children)
+    assert not list(tmp_path.iterdir())
+
+
+def test_demo_server_that_cannot_start_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    children = _started_children(monkeypatch)
+    choose = demo_story.free_ports
+    with socket.socket() as taken:  # the issuer is given a port that is already in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(demo_story, "free_ports", lambda n: [port, *choose(n - 1)])
+        assert demo_story.cmd_demo(_demo_args()) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mcp-auth demo: "), captured.err
+    assert lines[0].startswith("mcp-auth demo: issuer exited with code")
+    assert str(port) in lines[0]  # the reason, from the issuer's log
+    assert "Traceback" not in captured.out + captured.err
+    assert children and all(c.proc.poll() is not None for c in children)
     assert not list(tmp_path.iterdir())
