@@ -239,9 +239,13 @@ class ChainRun:
         for tool, target in zip(self.tools, self.targets[1:], strict=True):
             number += 1
             step = Step(number, f"exchange by {tool.client_id}")
-            scope = FINAL_SCOPE if target == self.targets[-1] else FIRST_SCOPE
+            # Each exchange keeps the scope (none asked for), except the last, which narrows it.
+            last = target == self.targets[-1]
+            scope = FINAL_SCOPE if last else FIRST_SCOPE
             try:
-                exchanged = tool.exchange(token.access_token, target, scope=scope)
+                exchanged = tool.exchange(
+                    token.access_token, target, scope=FINAL_SCOPE if last else None
+                )
             except IssuerError as exc:
                 step.fail(f"the issuer refused: {exc}")
                 yield step

@@ -179,6 +179,7 @@ def register_grant(subparsers: Any) -> None:
     )
     req.add_argument(
         "--data-dir",
+        metavar="DIR",
         help="data directory holding the agent's key (default: $MCP_AUTH_DATA_DIR, "
         "$XDG_DATA_HOME/mcp-auth or ~/.local/share/mcp-auth)",
     )
@@ -187,6 +188,7 @@ def register_grant(subparsers: Any) -> None:
     )
     req.add_argument(
         "--issuer-url",
+        metavar="URL",
         help="the issuer (default: the URL given to demo seed, else http://127.0.0.1:8400)",
     )
     req.add_argument("--client-id", required=True, help="the agent's client_id")
@@ -213,10 +215,17 @@ def register_grant(subparsers: Any) -> None:
         help="a model the agent may name (repeat; default: the demo's model, if seeded)",
     )
     req.add_argument("--purpose", help="why the agent asks, shown to the user")
-    req.add_argument("--expires-in", type=int, metavar="SECONDS", help="grant lifetime")
-    req.add_argument("--max-depth", type=int, help="largest chain depth (default: the issuer's)")
     req.add_argument(
-        "--max-token-lifetime", type=int, metavar="SECONDS", help="default: the issuer's"
+        "--expires-in", type=int, metavar="SECONDS", help="grant lifetime (default: the issuer's)"
+    )
+    req.add_argument(
+        "--max-depth", type=int, metavar="N", help="largest chain depth (default: the issuer's)"
+    )
+    req.add_argument(
+        "--max-token-lifetime",
+        type=int,
+        metavar="SECONDS",
+        help="largest token lifetime (default: the issuer's)",
     )
     req.add_argument("--wait", action="store_true", help="wait until the user decided")
     req.add_argument(
