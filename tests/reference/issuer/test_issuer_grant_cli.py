@@ -173,18 +173,22 @@ def test_grant_request_wait_reports_a_denial(issuer: Issuer) -> None:
         text=True,
     )
     try:
-        assert waiting.stdout is not None
-        first = waiting.stdout.readline()
-        found = re.search(r"grant requested: (\S+) \(pending\)", first)
-        assert found, first
+        assert waiting.stdout is not None and waiting.stderr is not None
+        lines = [waiting.stdout.readline()]
+        found = re.search(r"grant requested: (\S+) \(pending\)", lines[0])
+        assert found, lines[0]
+        while lines[-1] and not lines[-1].startswith("waiting for"):
+            lines.append(waiting.stdout.readline())
         decide_on_consent_page(
             f"{issuer.url}/consent/grants/{found.group(1)}", "alice", issuer.password, "deny"
         )
-        out, err = waiting.communicate(timeout=60)
+        out = "".join(lines) + waiting.stdout.read()  # to the end: --timeout bounds it
+        waiting.wait(timeout=60)
+        err = waiting.stderr.read()
     finally:
         if waiting.poll() is None:
             waiting.kill()
-            waiting.communicate(timeout=10)
+        waiting.communicate(timeout=10)
     assert waiting.returncode == 1, err
     assert "waiting for alice to decide" in out
     assert "the grant is now denied" in out
