@@ -4,7 +4,7 @@ No shortcut into the database: sign in on the page's own form (CSRF cookie and t
 included), open the grant's ``approval_uri`` and submit its Approve form (or Deny), following
 any confirmation form the page shows next (at most a few). The forms are found by reading the
 HTML (``html.parser``), not by rebuilding them, so the page may change its layout freely:
-the sign-in form is the one with a ``password`` field, the approve form the one whose
+the sign-in form is the one with a password field, the approve form the one whose
 action ends in ``/approve`` or whose button's value is ``approve`` (``deny`` likewise).
 """
 
@@ -29,7 +29,20 @@ class Form:
     method: str
     fields: dict[str, str] = field(default_factory=dict)
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value)
-    inputs: list[str] = field(default_factory=list)  # names of every input
+    inputs: dict[str, str] = field(default_factory=dict)  # name -> type, of every input
+
+    def signs_in(self) -> bool:
+        return "password" in self.inputs.values()
+
+    def credentials(self, user: str, password: str) -> dict[str, str]:
+        """The user name in its text field, the password in its password field."""
+        filled = {}
+        for name, kind in self.inputs.items():
+            if kind == "password":
+                filled[name] = password
+            elif kind in ("text", "email"):
+                filled[name] = user
+        return filled
 
     def does(self, action: str) -> bool:
         """This form approves (``action`` = ``approve``), denies, revokes..."""
@@ -56,7 +69,7 @@ class _FormParser(HTMLParser):
                 if name:
                     self._current.buttons.append((name, value))
             elif name:
-                self._current.inputs.append(name)
+                self._current.inputs[name] = kind
                 if kind == "hidden" or (kind == "checkbox" and "required" in attr):
                     # A required checkbox: a person ticks it too.
                     self._current.fields[name] = value if kind == "hidden" else value or "on"
@@ -96,10 +109,10 @@ def decide_on_consent_page(
     """
     with httpx.Client(timeout=10.0, follow_redirects=True) as http:
         page = http.get(approval_uri)
-        sign_in = next((f for f in forms_of(page.text) if "password" in f.inputs), None)
+        sign_in = next((f for f in forms_of(page.text) if f.signs_in()), None)
         if sign_in is not None:
-            page = _submit(http, page, sign_in, {"username": user, "password": password})
-            if any("password" in f.inputs for f in forms_of(page.text)):
+            page = _submit(http, page, sign_in, sign_in.credentials(user, password))
+            if any(f.signs_in() for f in forms_of(page.text)):
                 raise ConsentError(f"signing in as {user!r} on the consent page failed")
         for _ in range(MAX_CONFIRMATIONS):
             form = next((f for f in forms_of(page.text) if f.does(action)), None)

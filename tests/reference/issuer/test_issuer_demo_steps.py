@@ -143,7 +143,9 @@ PAGE = """<html><body>
 
 def test_forms_are_read_from_the_page() -> None:
     login, approve, deny = forms_of(PAGE)
-    assert login.inputs == ["csrf_token", "username", "password"]
+    assert login.inputs == {"csrf_token": "hidden", "username": "text", "password": "password"}
+    assert login.signs_in() and not approve.signs_in()
+    assert login.credentials("alice", "pw") == {"username": "alice", "password": "pw"}
     assert login.fields == {"csrf_token": "c1"} and login.buttons == []
     assert approve.does("approve") and not approve.does("deny")
     assert approve.fields == {"csrf_token": "c2"}
