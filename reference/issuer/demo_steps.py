@@ -11,7 +11,8 @@ model and an active grant), against a running issuer, in order:
 4. revocation: the agent revokes its first token (RFC 7009);
 5. introspection after revocation: inactive, since the last token descends from the
    revoked one (EXPECTED);
-6. an exchange of the revoked token: refused with ``invalid_grant`` (EXPECTED).
+6. an exchange of the revoked token: refused as specified (``revoked_subject_refusal``,
+   EXPECTED).
 
 With three tools that is 8 steps. When the tools and the resource server run
 (``mcp-auth demo``, ``Servers``), each token is also presented, with a DPoP proof of its
@@ -318,13 +319,28 @@ class ChainRun:
         try:
             tool.exchange(first.access_token, self.targets[1])
         except IssuerError as exc:
-            step.lines.append(f"refused: {exc.status} {exc.error}")
-            if exc.error == "invalid_grant":
+            reason = getattr(exc, "mcpa_error", None)
+            step.lines.append(
+                f"refused: {exc.status} {exc.error}" + (f" ({reason})" if reason else "")
+            )
+            if revoked_subject_refusal(exc):
                 step.expected = "refused, because a revoked token cannot be exchanged"
             else:
-                step.fail("the refusal should be invalid_grant")
+                step.fail("that is not the refusal specified for a revoked subject token")
             return
         step.fail("the issuer accepted an exchange of a revoked token")
+
+
+def revoked_subject_refusal(exc: IssuerError) -> bool:
+    """Is this the specified refusal of an exchange whose subject token is revoked?
+
+    ``invalid_grant`` (draft-00); or, from a client that reads MCP-Auth's ``mcpa_error``
+    reason (draft-01, spec Table 4-4), ``invalid_request`` with ``subject_token_revoked``.
+    """
+    reason = getattr(exc, "mcpa_error", None)
+    if reason is not None:
+        return exc.error == "invalid_request" and reason == "subject_token_revoked"
+    return exc.error == "invalid_grant"
 
 
 def print_step(step: Step) -> None:

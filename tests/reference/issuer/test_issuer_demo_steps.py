@@ -15,12 +15,13 @@ from starlette.testclient import TestClient
 
 from mcp_auth.reference.issuer import demo, grants
 from mcp_auth.reference.issuer.app import create_app
-from mcp_auth.reference.issuer.client import IssuerClient
+from mcp_auth.reference.issuer.client import IssuerClient, IssuerError
 from mcp_auth.reference.issuer.demo_consent import forms_of
 from mcp_auth.reference.issuer.demo_steps import (
     Step,
     actors_and_models,
     hop_names,
+    revoked_subject_refusal,
     token_claims,
     verdict,
 )
@@ -173,3 +174,15 @@ def test_waiting_reads_the_grant_every_5_seconds_until_decided(world: World) -> 
         {k: v for k, v in world.grant_body().items() if k != "client_id"}
     )
     assert wait_for_decision(world.agent, other["grant_id"], 0, sleep=nap)["status"] == "pending"
+
+
+def test_the_refusal_of_a_revoked_subject_token_in_either_draft() -> None:
+    draft00 = IssuerError(400, "invalid_grant", None)
+    assert revoked_subject_refusal(draft00)
+    assert not revoked_subject_refusal(IssuerError(400, "invalid_request", None))
+    # A client that reads MCP-Auth's mcpa_error reason (draft-01).
+    draft01 = IssuerError(400, "invalid_request", None)
+    draft01.mcpa_error = "subject_token_revoked"  # type: ignore[attr-defined]
+    assert revoked_subject_refusal(draft01)
+    draft01.mcpa_error = "grant_revoked"  # type: ignore[attr-defined]
+    assert not revoked_subject_refusal(draft01)
