@@ -355,7 +355,12 @@ def add_demo_options(demo: argparse.ArgumentParser) -> None:
         "print every step checked. Ctrl-C stops everything it started. With ACTION, the same "
         "step by step: `demo seed`, `serve`, `demo chain`."
     )
-    demo.epilog = "example: mcp-auth demo --yes"
+    # Added to the examples the parser already has (the step-by-step ones), if any.
+    mine = "  mcp-auth demo --yes"
+    if demo.epilog:
+        demo.epilog = "examples:\n" + mine + "\n" + demo.epilog.partition("\n")[2]
+    else:
+        demo.epilog = "example:\n" + mine
     demo.add_argument(
         "--yes",
         action="store_true",
@@ -366,7 +371,7 @@ def add_demo_options(demo: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="how long to wait for the approval (%(default)g s)",
+        help="how long to wait for the approval (default: %(default)g s)",
     )
     demo.add_argument(
         "--keep",

@@ -173,7 +173,7 @@ def register_grant(subparsers: Any) -> None:
         description="Ask the issuer for a grant as an agent (POST /grants with a "
         "private_key_jwt client assertion). The grant stays pending until the user approves "
         "or denies it at the printed approval URL.",
-        epilog="example: mcp-auth grant request --data-dir ./demo-data --client-id demo-agent "
+        epilog="example:\n  mcp-auth grant request --data-dir ./demo-data --client-id demo-agent "
         "--sub alice --resource http://127.0.0.1:8401/mcp --scope files:read "
         "--tool demo-tool-1 --model demo-model --purpose 'Read my files'",
     )
@@ -207,14 +207,17 @@ def register_grant(subparsers: Any) -> None:
         help="scope tokens the tokens may carry (space-separated; may repeat)",
     )
     req.add_argument(
-        "--tool", action="append", metavar="CLIENT_ID", help="a tool that may exchange (repeat)"
+        "--tool",
+        action="append",
+        metavar="CLIENT_ID",
+        help="a tool that may exchange (repeat; default: none)",
     )
     req.add_argument(
         "--model",
         action="append",
         help="a model the agent may name (repeat; default: the demo's model, if seeded)",
     )
-    req.add_argument("--purpose", help="why the agent asks, shown to the user")
+    req.add_argument("--purpose", help="why the agent asks, shown to the user (default: none)")
     req.add_argument(
         "--expires-in", type=int, metavar="SECONDS", help="grant lifetime (default: the issuer's)"
     )
@@ -233,7 +236,7 @@ def register_grant(subparsers: Any) -> None:
         type=float,
         default=DEFAULT_WAIT,
         metavar="SECONDS",
-        help="with --wait: give up after this long (%(default)g s)",
+        help="with --wait: give up after this long (default: %(default)g s)",
     )
     req.add_argument("--json", action="store_true", help="print the grant object as JSON")
     req.set_defaults(handler=cmd_grant_request)
