@@ -165,7 +165,12 @@ def cmd_grant_request(args: argparse.Namespace) -> int:
 
 
 def register_grant(subparsers: Any) -> None:
-    grant = subparsers.add_parser("grant", help="grants, from the agent's side")
+    example = (
+        "example:\n  mcp-auth grant request --data-dir ./demo-data --client-id demo-agent "
+        "--sub alice --resource http://127.0.0.1:8401/mcp --scope files:read "
+        "--tool demo-tool-1 --model demo-model --purpose 'Read my files'"
+    )
+    grant = subparsers.add_parser("grant", help="grants, from the agent's side", epilog=example)
     grant_sub = grant.add_subparsers(dest="grant_command", required=True, metavar="ACTION")
     req = grant_sub.add_parser(
         "request",
@@ -173,9 +178,7 @@ def register_grant(subparsers: Any) -> None:
         description="Ask the issuer for a grant as an agent (POST /grants with a "
         "private_key_jwt client assertion). The grant stays pending until the user approves "
         "or denies it at the printed approval URL.",
-        epilog="example:\n  mcp-auth grant request --data-dir ./demo-data --client-id demo-agent "
-        "--sub alice --resource http://127.0.0.1:8401/mcp --scope files:read "
-        "--tool demo-tool-1 --model demo-model --purpose 'Read my files'",
+        epilog=example,
     )
     req.add_argument(
         "--data-dir",
