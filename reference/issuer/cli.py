@@ -1,9 +1,10 @@
 """``mcp-auth`` subcommands of the reference issuer.
 
-serve, init, user add, client add/list/remove, keys rotate, audit verify, demo seed, demo
-chain. Each subcommand sets ``handler`` (namespace -> exit code); a mistake the user can fix
-is a ``CliError`` (one line on stderr). Only serve, init and demo seed create a data
-directory (``data_dir``); the others refuse a missing one.
+serve, init, user add, client add/list/remove, keys rotate, audit verify, demo, demo seed,
+demo chain (and ``grant request``, from ``grant_cli``). Each subcommand sets ``handler``
+(namespace -> exit code); a mistake the user can fix is a ``CliError`` (one line on stderr).
+Only serve, init and demo seed create a data directory (``data_dir``); the others refuse a
+missing one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from .demo import (
     seed,
     tool_urls_from_port_base,
 )
+from .demo_story import add_demo_options
+from .grant_cli import register_grant
 from .keys import ROTATION_LEAD, KeyStore, write_private_file
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir, is_loopback_host
 from .users import UserError, add_user
@@ -533,15 +536,19 @@ def register(subparsers: Any) -> None:
     _add_data_dir(verify)
     verify.set_defaults(handler=cmd_audit_verify)
 
+    register_grant(subparsers)
+
     demo = subparsers.add_parser(
         "demo",
-        help="demo setup and walk-through",
+        help="the whole chain in one command (or ACTION: seed, chain; step by step)",
         epilog=examples(
+            "mcp-auth demo --yes",
             "mcp-auth demo seed --data-dir ./demo-data",
             "mcp-auth demo chain --data-dir ./demo-data",
         ),
     )
-    demo_sub = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    add_demo_options(demo)
+    demo_sub = demo.add_subparsers(dest="demo_command", required=False, metavar="[ACTION]")
     seed_p = demo_sub.add_parser(
         "seed",
         help="create a demo user, clients and an active grant",

@@ -5,8 +5,8 @@ Seed (offline, writes the data directory): user ``alice``, agent ``demo-agent``,
 ``demo-resource`` (``:8402``), model ``demo-model``, and an active grant covering all of
 them. ``tool_urls`` (one to three, naming ``demo-tool-1``, ``-2``, ``-3`` in order) and
 ``resource_url`` replace those addresses, so the demo fits a machine whose ports are taken.
-Chain (online, against a running issuer): issuance → one exchange per tool (the last to the
-resource server) → introspection → revocation → introspection again, printing each step.
+Chain (online, against a running issuer): the checked steps of ``demo_steps`` (issuance, one
+exchange per tool, introspection, revocation, introspection again, a refused exchange).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import httpx
 
 from . import grants
 from .app import open_data_dir
-from .client import IssuerClient, IssuerError, load_private_jwk, new_client_key
+from .client import new_client_key
 from .clients import Client, client_for_resource, delete_client, save_client, valid_resource_uri
+from .demo_steps import show_chain
 from .descriptions import Description, save_description
 from .keys import write_private_file
 from .settings import GRANT_DEFAULT_EXPIRES_IN, Settings
@@ -44,6 +45,7 @@ DEMO_DESCRIPTIONS = (
     ("scope", "data:read", "Read your data", "See the records kept about you."),
 )
 DEMO_RESOURCE_WORDS = ("Demo file store", "The service where the demo keeps your files.")
+DEMO_PURPOSE = "MCP-Auth demo"
 TOOL_PORT_STEP = 10  # --tool-port-base P: tools at P, P + 10, P + 20 (the defaults' layout)
 
 
@@ -98,8 +100,13 @@ def seed(
     *,
     tool_urls: tuple[str, ...] | list[str] | None = None,
     resource_url: str | None = None,
+    active_grant: bool = True,
 ) -> dict[str, Any]:
-    """Write the demo into the data directory; ``DemoError`` (nothing written) on bad URLs."""
+    """Write the demo into the data directory; ``DemoError`` (nothing written) on bad URLs.
+
+    Without ``active_grant`` no grant is created (``grant_id`` is None): ``mcp-auth demo``
+    asks for a pending one through the grants API instead.
+    """
     demo_tools, demo_resource = demo_clients(tool_urls, resource_url)
     if len(demo_tools) + 2 > settings.max_chain_depth:
         raise DemoError(f"at most {settings.max_chain_depth - 2} tools fit the chain depth")
@@ -135,25 +142,27 @@ def seed(
     ):
         save_description(data.db, Description(kind, value, name, description))
     resources = (*(res for _, res in demo_tools), demo_resource[1])
-    grant = grants.create_grant(
-        data.db,
-        grants.GrantRequest(
-            sub=DEMO_USER,
-            client_id=DEMO_AGENT,
-            resources=resources,
-            scopes=DEMO_SCOPES,
-            tools=tuple(cid for cid, _ in demo_tools),
-            models=(DEMO_MODEL,),
-            max_depth=settings.max_chain_depth,
-            max_token_lifetime=settings.max_token_lifetime,
-            expires_in=GRANT_DEFAULT_EXPIRES_IN,
-            purpose="MCP-Auth demo",
-        ),
-        active=True,
-    )
+    grant_id: str | None = None
+    if active_grant:
+        grant_id = grants.create_grant(
+            data.db,
+            grants.GrantRequest(
+                sub=DEMO_USER,
+                client_id=DEMO_AGENT,
+                resources=resources,
+                scopes=DEMO_SCOPES,
+                tools=tuple(cid for cid, _ in demo_tools),
+                models=(DEMO_MODEL,),
+                max_depth=settings.max_chain_depth,
+                max_token_lifetime=settings.max_token_lifetime,
+                expires_in=GRANT_DEFAULT_EXPIRES_IN,
+                purpose=DEMO_PURPOSE,
+            ),
+            active=True,
+        ).grant_id
     state = {
         "issuer_url": settings.issuer_url,
-        "grant_id": grant.grant_id,
+        "grant_id": grant_id,
         "user": DEMO_USER,
         "model": DEMO_MODEL,
         "agent": {"client_id": DEMO_AGENT, "private_jwk_file": str(key_files[DEMO_AGENT])},
@@ -211,72 +220,28 @@ def target_toml(settings: Settings, state: dict[str, Any], admin_token: str) -> 
     return "\n".join(lines)
 
 
-def _show(step: str, detail: str) -> None:
-    print(f"\n== {step}\n{detail}")
-
-
 def chain(
     settings: Settings, issuer_url: str | None = None, *, http: httpx.Client | None = None
 ) -> int:
-    """Run the demo chain against a running issuer; 0 when every step behaved."""
+    """Run the demo chain (``demo_steps``) against a running issuer; 0 when every step behaved."""
     state_path = demo_dir(settings) / "demo.json"
     if not state_path.exists():
         print(f"no demo state in {state_path}; run `mcp-auth demo seed` first")
         return 1
     state = json.loads(state_path.read_text(encoding="utf-8"))
-    url = issuer_url or state["issuer_url"]
-    grant_id, model = state["grant_id"], state["model"]
-
-    def client(entry: dict[str, Any]) -> IssuerClient:
-        return IssuerClient(
-            url, entry["client_id"], load_private_jwk(entry["private_jwk_file"]), http=http
-        )
-
-    agent = client(state["agent"])
-    tools = [client(t) for t in state["tools"]]
-    resource = client(state["resource"])
-    hops = [t["resource"] for t in state["tools"]] + [state["resource"]["resource"]]
-    try:
-        token = agent.issue(grant_id, hops[0], model, scope="files:read files:write")
-        _show(
-            "1. issuance",
-            f"{agent.client_id} (model {model}) -> token for {hops[0]}, "
-            f"scope {token.scope!r}, expires in {token.expires_in}s",
-        )
-        first = token
-        # One exchange per tool; the last one (to the resource server) narrows the scope.
-        for number, (tool, target) in enumerate(zip(tools, hops[1:], strict=True), start=2):
-            scope = "files:read" if target == hops[-1] else None
-            token = tool.exchange(token.access_token, target, scope=scope)
-            _show(
-                f"{number}. exchange",
-                f"{tool.client_id} exchanged its token for {target}, "
-                f"scope {token.scope!r}, expires in {token.expires_in}s",
-            )
-        step = len(tools) + 2
-        info = resource.introspect(token.access_token)
-        _show(
-            f"{step}. introspection by the resource server",
-            json.dumps(
-                {k: info.get(k) for k in ("active", "client_id", "aud", "scope", "act")}, indent=2
-            ),
-        )
-        agent.revoke(first.access_token)
-        _show(f"{step + 1}. revocation", f"{agent.client_id} revoked its first token (RFC 7009)")
-        after = resource.introspect(token.access_token)
-        _show(f"{step + 2}. introspection after revocation", json.dumps(after))
-        try:
-            tools[0].exchange(first.access_token, hops[1])
-            _show(f"{step + 3}. exchange after revocation", "UNEXPECTED: accepted")
-            return 1
-        except IssuerError as exc:
-            _show(f"{step + 3}. exchange after revocation", f"refused: {exc.status} {exc.error}")
-    except IssuerError as exc:
-        print(f"\nissuer refused: {exc}")
+    if not state.get("grant_id"):
+        print(f"no demo grant in {state_path}; run `mcp-auth demo seed` first")
         return 1
-    ok = info.get("active") is True and after.get("active") is False
+    url = issuer_url or state["issuer_url"]
+    try:
+        ok = show_chain(state, url, http=http)
+    except httpx.TransportError as exc:
+        raise SystemExit(
+            f"mcp-auth: cannot reach the issuer at {url} ({type(exc).__name__}): start it with "
+            f"`mcp-auth serve --data-dir {settings.data_dir}` or give --issuer-url"
+        ) from None
     print(
         "\nthe audit log of this grant: "
-        f"{url}/consent/grants/{grant_id} (sign in as {state['user']})"
+        f"{url}/consent/grants/{state['grant_id']} (sign in as {state['user']})"
     )
     return 0 if ok else 1

@@ -138,10 +138,13 @@ def test_demo_seed_target_and_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
         "4. exchange",
         "5. introspection",
         "6. revocation",
-        '{"active": false}',
+        "active = False",
         "refused: 400 invalid_grant",
+        "demo-agent (model demo-model) → demo-tool-1 → demo-tool-2 → demo-tool-3 → resource",
+        "all 8 steps behaved as specified",
     ):
         assert step in out
+    assert "FAILED" not in out
     app.state.ctx.db.close()
     assert run("audit", "verify", "--data-dir", str(tmp_path / "d")) == 0
 
