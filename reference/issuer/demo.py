@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from mcp_auth.command_errors import CliError
+
 from . import grants
 from .app import open_data_dir
 from .client import new_client_key
@@ -230,14 +232,13 @@ def chain(
         return 1
     state = json.loads(state_path.read_text(encoding="utf-8"))
     if not state.get("grant_id"):
-        print(f"no demo grant in {state_path}; run `mcp-auth demo seed` first")
-        return 1
+        raise CliError(f"no demo grant in {state_path}: run `mcp-auth demo seed` first")
     url = issuer_url or state["issuer_url"]
     try:
         ok = show_chain(state, url, http=http)
     except httpx.TransportError as exc:
-        raise SystemExit(
-            f"mcp-auth: cannot reach the issuer at {url} ({type(exc).__name__}): start it with "
+        raise CliError(
+            f"cannot reach the issuer at {url} ({type(exc).__name__}): start it with "
             f"`mcp-auth serve --data-dir {settings.data_dir}` or give --issuer-url"
         ) from None
     print(

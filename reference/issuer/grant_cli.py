@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from mcp_auth.command_errors import CliError
+
 from .client import IssuerClient, IssuerError, load_private_jwk
 from .settings import DEFAULT_HOST, DEFAULT_PORT, default_data_dir
 
@@ -32,9 +34,9 @@ POLL_INTERVAL = 5.0  # MCPA-GRT-021: a pending grant is read at most once every 
 DEFAULT_WAIT = 600.0
 
 
-def _fail(message: str) -> SystemExit:
-    """One line on stderr, exit 1 (easy to switch to the CLI's shared error mechanism)."""
-    return SystemExit(f"mcp-auth: {message}")
+def _fail(message: str) -> CliError:
+    """A mistake the user can fix: one line on stderr, exit 1 (``mcp_auth.command_errors``)."""
+    return CliError(message)
 
 
 def _demo_state(data_dir: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from mcp_auth.command_errors import CliError
 from mcp_auth.reference.issuer import demo, grants
 from mcp_auth.reference.issuer.app import create_app
 from mcp_auth.reference.issuer.client import IssuerClient, IssuerError
@@ -108,16 +109,16 @@ def test_demo_chain_needs_a_grant_and_an_issuer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = _seeded(tmp_path, active_grant=False)
-    assert demo.chain(settings) == 1
-    assert "no demo grant" in capsys.readouterr().out
+    with pytest.raises(CliError, match="no demo grant"):
+        demo.chain(settings)
     settings = _seeded(tmp_path / "other")
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(CliError) as stopped:
         demo.chain(settings, url)
-    message = str(stopped.value.code)
-    assert message.startswith("mcp-auth: cannot reach the issuer at " + url)
+    message = stopped.value.message
+    assert message.startswith("cannot reach the issuer at " + url)
     assert "\n" not in message
 
 

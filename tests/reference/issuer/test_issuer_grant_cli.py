@@ -138,7 +138,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mcp-auth: "), done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     for word in words:
         assert word in lines[0]
 
