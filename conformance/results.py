@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 REQUIREMENT_ID = re.compile(r"^MCPA-(GEN|TOK|GRT|CLA|ISS|XCH|VER|REV|AUD|DSC|CNF|SEC)-\d{3}$")
 CHECK_ID = re.compile(r"^(issuer|verifier)\.[a-z0-9_]+$")
 OUTCOMES = ("pass", "fail", "warn", "skip", "xfail")
-SPEC_BASE_URL = "https://mcp-auth.dev/draft-00/"
+SPEC_BASE_URL = "https://mcp-auth.dev/draft-01/"
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ class SuiteIssuer:
         default_factory=lambda: jose.Key.generate("ES256", "suite-es256-" + jose.random_id(6))
     )
     eddsa: jose.Key = field(
-        default_factory=lambda: jose.Key.generate("EdDSA", "suite-ed25519-" + jose.random_id(6))
+        default_factory=lambda: jose.Key.generate("Ed25519", "suite-ed25519-" + jose.random_id(6))
     )
     attacker: jose.Key = field(default_factory=lambda: jose.Key.generate("ES256", "attacker-1"))
     revoked: set[int] = field(default_factory=set)
@@ -141,6 +141,7 @@ class SuiteIssuer:
             data = json.loads(path.read_text("utf-8"))
             self.es256 = jose.Key.from_jwk(data["es256"])
             self.eddsa = jose.Key.from_jwk(data["eddsa"])
+            self.eddsa.alg = "Ed25519"  # a key file written before RFC 9864 says EdDSA
             self.attacker = jose.Key.from_jwk(data["attacker"])
             return
         except (OSError, ValueError, KeyError, TypeError, jose.JoseError):
@@ -199,18 +200,18 @@ class SuiteIssuer:
             ],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "token_endpoint_auth_signing_alg_values_supported": list(jose.EMITTED_ALGS),
             "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
             "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(jose.EMITTED_ALGS),
             "mcpa_version": SPEC_VERSION,
             "mcpa_grants_endpoint": f"{u}/grants",
             "mcpa_consent_endpoint": f"{u}/consent",
             "mcpa_max_chain_depth": 5,
             "mcpa_max_token_lifetime": 300,
             "mcpa_status_list_max_age": 60,
-            "mcpa_token_signing_alg_values_supported": ["ES256", "EdDSA"],
-            "mcpa_actor_types_supported": ["agent", "model", "tool"],
+            "mcpa_token_signing_alg_values_supported": list(jose.EMITTED_ALGS),
+            "mcpa_actor_types_supported": ["agent", "tool"],
         }
 
     def status_list_token(self, list_id: str) -> str:

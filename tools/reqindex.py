@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
 INDEX_MD = SPEC / "requirements.md"
 INDEX_JSON = ROOT / "conformance" / "data" / "requirements.json"
-SPEC_VERSION = "draft-00"
+SPEC_VERSION = "draft-01"
 
 # Pages that are generated or explanatory and may not contain normative text.
 GENERATED = {"requirements.md"}

@@ -93,8 +93,8 @@ def seed(
 ) -> dict[str, Any]:
     """Write the demo into the data directory; ``DemoError`` (nothing written) on bad URLs."""
     demo_tools, demo_resource = demo_clients(tool_urls, resource_url)
-    if len(demo_tools) + 2 > settings.max_chain_depth:
-        raise DemoError(f"at most {settings.max_chain_depth - 2} tools fit the chain depth")
+    if len(demo_tools) + 1 > settings.max_chain_depth:  # the agent's hop, then one per tool
+        raise DemoError(f"at most {settings.max_chain_depth - 1} tools fit the chain depth")
     data = open_data_dir(settings)
     # The demo's own client_ids are replaced; an address held by any other client is an error.
     own_ids = {DEMO_AGENT, demo_resource[0], *(cid for cid, _ in DEMO_TOOLS)}
@@ -165,7 +165,7 @@ def target_toml(settings: Settings, state: dict[str, Any], admin_token: str) -> 
     """The conformance target file for this demo issuer (conformance-target schema)."""
     lines = [
         "# MCP-Auth conformance target for the reference issuer (written by demo seed)",
-        'spec_version = "draft-00"',
+        'spec_version = "draft-01"',
         "",
         "[issuer]",
         f"url = {_toml_str(settings.issuer_url)}",
@@ -257,7 +257,10 @@ def chain(
             _show(f"{step + 3}. exchange after revocation", "UNEXPECTED: accepted")
             return 1
         except IssuerError as exc:
-            _show(f"{step + 3}. exchange after revocation", f"refused: {exc.status} {exc.error}")
+            why = f" ({exc.mcpa_error})" if exc.mcpa_error else ""
+            _show(
+                f"{step + 3}. exchange after revocation", f"refused: {exc.status} {exc.error}{why}"
+            )
     except IssuerError as exc:
         print(f"\nissuer refused: {exc}")
         return 1

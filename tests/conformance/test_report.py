@@ -14,7 +14,7 @@ EVIL = '<script>alert("x")</script>&\u0000\ud7ff'
 
 def sample() -> Report:
     r = Report(
-        "draft-00",
+        "draft-01",
         "0.1.0",
         "quick",
         ["issuer", "verifier"],
@@ -55,10 +55,10 @@ def sample() -> Report:
             },
         ),
         CheckResult(
-            "verifier.eddsa_accepted",
-            "EdDSA",
+            "verifier.ed25519_accepted",
+            "Ed25519",
             "verifier",
-            ["MCPA-TOK-002"],
+            ["MCPA-TOK-023"],
             "SHOULD",
             outcome="warn",
             reason="refused",
@@ -138,4 +138,4 @@ def test_badges(tmp_path):
     )
     ok = report_mod.badge_json(good)
     assert ok["message"] == "Issuer · Verifier" and ok["color"] == "brightgreen"
-    assert "draft-00" in ok["label"]
+    assert "draft-01" in ok["label"]

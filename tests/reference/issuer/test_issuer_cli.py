@@ -136,7 +136,7 @@ def test_demo_seed_target_and_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
         "5. introspection",
         "6. revocation",
         '{"active": false}',
-        "refused: 400 invalid_grant",
+        "refused: 400 invalid_request (subject_token_revoked)",
     ):
         assert step in out
     app.state.ctx.db.close()
@@ -187,7 +187,7 @@ def test_demo_seed_chooses_addresses(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert grant["tools"] == ["demo-tool-1"]
         assert demo.chain(settings, http=http) == 0
     out = capsys.readouterr().out
-    for step in ("2. exchange", "3. introspection", "4. revocation", "invalid_grant"):
+    for step in ("2. exchange", "3. introspection", "4. revocation", "invalid_request"):
         assert step in out
     clients = {c.client_id: c.resource for c in list_clients(app.state.ctx.db)}
     app.state.ctx.db.close()
