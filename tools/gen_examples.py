@@ -386,6 +386,7 @@ def outputs(sc: Scenario) -> dict[str, Any]:
         "actor-hop/invalid-tool-without-act.json": {"actor_type": "tool", "sub": TOOL},
         "actor-hop/invalid-act-null.json": _with(sc.agent_act(), act=None),
         "actor-hop/invalid-missing-sub.json": _without(sc.tool_act(), "sub"),
+        "actor-hop/invalid-agent-missing-mcpa-model.json": _without(sc.agent_act(), "mcpa_model"),
         "actor-hop/invalid-mcpa-model-number.json": _with(sc.agent_act(), mcpa_model=7),
         "dpop-proof-header/invalid-ed25519-with-ec-jwk.json": _with(
             sc.proof_header("agent_dpop"), alg="Ed25519"
