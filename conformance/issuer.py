@@ -505,7 +505,7 @@ def _jwks(run: IssuerRun) -> None:
         for m in ("kid", "alg", "use"):
             if m not in k:
                 problems.append(f"key {k.get('kid')!r} lacks {m}")
-        if k.get("alg") not in jose.ALLOWED_ALGS:
+        if k.get("alg") not in jose.EMITTED_ALGS:  # never the deprecated EdDSA (MCPA-TOK-023)
             problems.append(f"key {k.get('kid')!r} alg {k.get('alg')!r} not allowed")
         if k.get("use", "sig") != "sig":
             problems.append(f"key {k.get('kid')!r} use is not sig")

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 # RFC 9864: ES256 and Ed25519; the deprecated EdDSA is accepted as an alias of Ed25519
-# (MCPA-TOK-023, MCPA-TOK-023), never advertised (EMITTED_ALGS) or emitted by conformant code.
+# (MCPA-TOK-023), never advertised (EMITTED_ALGS) or emitted by conformant code.
 ALLOWED_ALGS = ("ES256", "Ed25519", "EdDSA")
 EMITTED_ALGS = ("ES256", "Ed25519")
 ED25519_ALGS = ("Ed25519", "EdDSA")
