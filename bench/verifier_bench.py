@@ -17,7 +17,7 @@ token-sized and proof-sized messages, and each case is compared with what it ver
   verification (target <= 1.5x)
 * the same token reused with a fresh proof vs one raw proof verification (target <= 1.3x);
   the proof's signature is verified on every request
-* chain depth 2 (the shortest valid chain: agent, model), 5 (the maximum) and 6
+* chain depth 2 (agent and one tool), 5 (the maximum) and 6
   (refused at step 13): depth 5 within 1.1x of depth 2
 * pyjwt 2.x ``jwt.decode`` of the same token (signature + exp/aud only, no DPoP)
 
@@ -85,10 +85,9 @@ RESOURCE = "https://rs.example/data"
 
 
 def chain(depth: int) -> tuple[dict[str, Any], str]:
-    act: dict[str, Any] = {"actor_type": "agent", "sub": "agent-1"}
-    act = {"actor_type": "model", "sub": "model-x", "act": act}
+    act: dict[str, Any] = {"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"}
     holder = "agent-1"
-    for i in range(depth - 2):
+    for i in range(depth - 1):  # one hop per holder: the agent, then tools
         holder = f"tool-{i + 1}"
         act = {"actor_type": "tool", "sub": holder, "act": act}
     return act, holder
@@ -122,7 +121,7 @@ class World:
             "scope": "files:read files:write",
             "grant_id": "grant-1",
             "cnf": {"jkt": jwk_thumbprint(self.holder_jwk)},
-            "status": {"status_list": {"idx": 7, "uri": f"{ISSUER}/status/1"}},
+            "status": {"mcpa_grant_list": {"idx": 7, "uri": f"{ISSUER}/status/1"}},
             "act": act,
         }
         return sign_compact({"typ": "mcpa+jwt", "kid": "k1"}, claims, self.issuer_key, "ES256")

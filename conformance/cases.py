@@ -44,7 +44,8 @@ class Op:
 class TokenRecipe:
     alg: str = "ES256"
     scope: str = ""
-    chain: tuple[tuple[str, str], ...] = ()  # innermost first: (actor_type, sub)
+    # innermost first: (actor_type, sub) or (actor_type, sub, mcpa_model)
+    chain: tuple[tuple[str, ...], ...] = ()
     status_idx: int = 7
     iat: int = -30
     exp: int = 240
@@ -129,21 +130,21 @@ def _apply(obj: dict[str, Any], op: Op, now: int, issuer: SuiteIssuer) -> None:
         node[last] = copy.deepcopy(resolve(op.value, issuer))
 
 
-def build_act(chain: tuple[tuple[str, str], ...]) -> dict[str, Any] | None:
+def build_act(chain: tuple[tuple[str, ...], ...]) -> dict[str, Any] | None:
     act: dict[str, Any] | None = None
-    for actor_type, sub in chain:
+    for actor_type, sub, *model in chain:
         hop: dict[str, Any] = {"actor_type": actor_type, "sub": sub}
+        if model:
+            hop["mcpa_model"] = model[0]
         if act is not None:
             hop["act"] = act
         act = hop
     return act
 
 
-def holder_of(chain: tuple[tuple[str, str], ...]) -> str:
-    for actor_type, sub in reversed(chain):
-        if actor_type != "model":
-            return sub
-    return "nobody"
+def holder_of(chain: tuple[tuple[str, ...], ...]) -> str:
+    """The current actor: the outermost hop's ``sub`` (RFC 8693 section 4.1)."""
+    return chain[-1][1] if chain else "nobody"
 
 
 @dataclass
@@ -161,8 +162,8 @@ class Target:
     success_status: frozenset[int] = SUCCESS_2XX
 
 
-def default_chain() -> tuple[tuple[str, str], ...]:
-    return (("agent", "agent-1"), ("model", "model-1"), ("tool", "tool-1"))
+def default_chain() -> tuple[tuple[str, ...], ...]:
+    return (("agent", "agent-1", "model-1"), ("tool", "tool-1"))
 
 
 def materialize(case: Case, target: Target, now: int | None = None) -> Wire:
@@ -184,11 +185,13 @@ def materialize(case: Case, target: Target, now: int | None = None) -> Wire:
         "scope": t.scope or target.required_scope,
         "grant_id": target.grant_id,
         "cnf": {"jkt": holder.thumbprint()},
-        "status": {"status_list": {"idx": idx, "uri": iss.status_uri()}},
+        "status": {"mcpa_grant_list": {"idx": idx, "uri": iss.status_uri()}},
         "act": build_act(chain),
     }
     signer = iss.signing_key(t.alg)
-    header: dict[str, Any] = {"alg": signer.alg, "typ": "mcpa+jwt", "kid": signer.kid}
+    # The deprecated EdDSA (RFC 9864) names the same Ed25519 key: only the header differs.
+    alg = t.alg if t.alg in jose.ED25519_ALGS else signer.alg
+    header: dict[str, Any] = {"alg": alg, "typ": "mcpa+jwt", "kid": signer.kid}
     for op in t.ops:
         _apply(header if op.target == "header" else claims, op, now, iss)
     token = sign_token(header, claims, signer, t.signature, iss)
@@ -233,7 +236,7 @@ def sign_token(
         return signing_input + "." + jose.b64u(bytes(flipped))
     if how == "zero":
         return signing_input + "." + jose.b64u(bytes(64))
-    if how == "der":  # for an EdDSA token: a DER ECDSA signature is just as wrong
+    if how == "der":  # for an Ed25519 token: a DER ECDSA signature is just as wrong
         return signing_input + "." + jose.b64u(iss.es256.sign_der(signing_input.encode()))
     if how == "truncate":
         return signing_input + "." + jose.b64u(sig[:-1])

@@ -183,3 +183,26 @@ def expect_error(
             f"{'/'.join(errors)}, got HTTP {resp.status_code} error {got!r}",
             counterexample(resp, token=token),
         )
+
+
+def expect_refused_exchange(
+    resp: httpx.Response,
+    mcpa_error: str | tuple[str, ...],
+    what: str,
+    *,
+    token: str | None = None,
+) -> None:
+    """An unacceptable subject token: 400 ``invalid_request`` (RFC 8693 section 2.2.2) with
+    MCP-Auth's reason in ``mcpa_error`` (MCPA-XCH-015, spec Table 4-4)."""
+    expect_error(resp, 400, "invalid_request", what, token=token)
+    reasons = (mcpa_error,) if isinstance(mcpa_error, str) else mcpa_error
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    got = body.get("mcpa_error") if isinstance(body, dict) else None
+    if got not in reasons:
+        raise Failed(
+            f"{what}: expected mcpa_error {'/'.join(reasons)}, got {got!r}",
+            counterexample(resp, token=token),
+        )

@@ -29,7 +29,11 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-ALLOWED_ALGS = ("ES256", "EdDSA")
+# RFC 9864: ES256 and Ed25519; the deprecated EdDSA is accepted as an alias of Ed25519
+# (MCPA-TOK-023), never advertised (EMITTED_ALGS) or emitted by conformant code.
+ALLOWED_ALGS = ("ES256", "Ed25519", "EdDSA")
+EMITTED_ALGS = ("ES256", "Ed25519")
+ED25519_ALGS = ("Ed25519", "EdDSA")
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -94,7 +98,7 @@ class Key:
         private: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
         if alg == "ES256":
             private = ec.generate_private_key(ec.SECP256R1())
-        elif alg == "EdDSA":
+        elif alg in ED25519_ALGS:
             private = ed25519.Ed25519PrivateKey.generate()
         else:
             raise JoseError(f"unsupported alg {alg!r}")
@@ -115,7 +119,7 @@ class Key:
             alg = "ES256"
         elif jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
             private = ed25519.Ed25519PrivateKey.from_private_bytes(b64u_decode(jwk["d"]))
-            alg = "EdDSA"
+            alg = "EdDSA" if jwk.get("alg") == "EdDSA" else "Ed25519"
         else:
             raise JoseError("unsupported JWK: need EC P-256 or OKP Ed25519")
         key = cls(alg, str(jwk.get("kid", "")), private)
@@ -238,7 +242,7 @@ def public_key_from_jwk(
 def key_matches_alg(jwk: dict[str, Any], alg: str) -> bool:
     if alg == "ES256":
         return jwk.get("kty") == "EC" and jwk.get("crv") == "P-256"
-    if alg == "EdDSA":
+    if alg in ED25519_ALGS:
         return jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
     return False
 
@@ -320,7 +324,12 @@ def dpop_proof(
 
 
 def client_assertion(
-    key: Key, client_id: str, audience: str, *, lifetime: int = 60, jti: str | None = None
+    key: Key,
+    client_id: str,
+    audience: str | list[str],
+    *,
+    lifetime: int = 60,
+    jti: str | None = None,
 ) -> str:
     """A private_key_jwt client assertion (RFC 7523 section 3)."""
     now = int(time.time())

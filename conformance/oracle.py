@@ -27,7 +27,7 @@ PROOF_TYPS = ("dpop+jwt", "application/dpop+jwt")
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 MAX_TOKEN_BYTES = 8192
 MAX_PROOF_BYTES = 4096
-ACTOR_TYPES = ("agent", "model", "tool")
+ACTOR_TYPES = ("agent", "tool")  # draft-01: the model is a hop's `mcpa_model`, not a hop
 
 # token68 (RFC 7235 section 2.1): what may follow the scheme in a well-formed header.
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -128,34 +128,40 @@ def _required_claims(claims: dict[str, Any]) -> str | None:
     cnf = claims.get("cnf")
     if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
         return "claim 'cnf.jkt' missing or not a string"
-    status = claims.get("status")
-    sl = status.get("status_list") if isinstance(status, dict) else None
+    status = claims.get("status")  # MCP-Auth's own mechanism; other members are ignored
+    sl = status.get("mcpa_grant_list") if isinstance(status, dict) else None
     if (
         not isinstance(sl, dict)
         or not _is_int(sl.get("idx"))
         or sl["idx"] < 0
         or not isinstance(sl.get("uri"), str)
     ):
-        return "claim 'status.status_list' missing or mistyped"
+        return "claim 'status.mcpa_grant_list' missing or mistyped"
     if not isinstance(claims.get("act"), dict):
         return "claim 'act' missing or not an object"
     return None
 
 
 def chain_of(act: Any, limit: int = 64) -> list[dict[str, Any]] | None:
-    """The hops outermost first, or None when a hop is not an object (or absurdly deep)."""
+    """The hops outermost first, or None when a hop is not an object (or absurdly deep).
+
+    An ``act`` member that is present is a hop: ``"act": null`` is not an object, so it is
+    malformed, not absent (MCPA-TOK-022).
+    """
     hops: list[dict[str, Any]] = []
     node = act
-    while node is not None:
+    while True:
         if not isinstance(node, dict) or len(hops) >= limit:
             return None
         hops.append(node)
-        node = node.get("act")
-    return hops
+        if "act" not in node:
+            return hops
+        node = node["act"]
 
 
 def chain_problem(claims: dict[str, Any]) -> str | None:
-    """MCPA-VER-025 / MCPA-TOK-008: grammar agent, model, tool* (innermost first)."""
+    """MCPA-VER-025 / MCPA-TOK-022: grammar agent, tool* (innermost first), one hop per
+    holder; the outermost hop is the current actor, the holder (RFC 8693 section 4.1)."""
     hops = chain_of(claims.get("act"))
     if hops is None:
         return "a hop is not an object"
@@ -165,15 +171,16 @@ def chain_problem(claims: dict[str, Any]) -> str | None:
             return "hop 'sub' missing or not a string"
         if hop.get("actor_type") not in ACTOR_TYPES:
             return f"unknown actor_type {hop.get('actor_type')!r}"
+        if "mcpa_model" in hop and not isinstance(hop["mcpa_model"], str):
+            return "hop 'mcpa_model' not a string"
         types.append(hop["actor_type"])
     inner_first = list(reversed(types))
-    if len(inner_first) < 2 or inner_first[0] != "agent" or inner_first[1] != "model":
-        return "chain does not start with one agent then one model"
-    if any(t != "tool" for t in inner_first[2:]):
-        return "only tools may follow the model"
-    holder = next(h["sub"] for h in hops if h["actor_type"] != "model")
-    if claims.get("client_id") != holder:
-        return "client_id is not the outermost non-model actor"
+    if inner_first[0] != "agent":
+        return "the innermost hop is not the agent"
+    if any(t != "tool" for t in inner_first[1:]):
+        return "only tools may follow the agent"
+    if claims.get("client_id") != hops[0]["sub"]:
+        return "client_id is not the outermost actor"
     return None
 
 
@@ -345,7 +352,7 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
             scope=ctx.required_scope,
         ), None
     # Step 15: status (MCPA-VER-028, -029; MCPA-SEC-002).
-    sl = claims["status"]["status_list"]
+    sl = claims["status"]["mcpa_grant_list"]
     uri = sl["uri"]
     if not uri.startswith(ctx.issuer.rstrip("/") + "/"):
         return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), None

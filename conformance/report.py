@@ -125,7 +125,7 @@ def _e(text: Any) -> str:
 
 def badge_json(report: Report) -> dict[str, Any]:
     """The label names the draft tested against, the message the result and the suite
-    version that produced it: ``MCP-Auth draft-00 | Issuer · Verifier (suite 0.2.0)``."""
+    version that produced it: ``MCP-Auth draft-01 | Issuer · Verifier (suite 0.2.0)``."""
     classes = report.classes()
     passed = [k for k, v in classes.items() if v == "passed"]
     failed = {

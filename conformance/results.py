@@ -15,7 +15,7 @@ from mcp_auth import SPEC_VERSION
 REQUIREMENT_ID = re.compile(r"^MCPA-(GEN|TOK|GRT|CLA|ISS|XCH|VER|REV|AUD|DSC|CNF|SEC)-\d{3}$")
 CHECK_ID = re.compile(r"^(issuer|verifier)\.[a-z0-9_]+$")
 OUTCOMES = ("pass", "fail", "warn", "skip", "xfail")
-# The published specification; the version is part of the path (``/draft-00/``).
+# The published specification; the version is part of the path (``/draft-01/``).
 SPEC_SITE = "https://mcp-auth.dev/"
 SPEC_BASE_URL = f"{SPEC_SITE}{SPEC_VERSION}/"
 ABORT_STAGES = ("preflight", "setup", "gate")

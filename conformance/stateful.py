@@ -83,7 +83,7 @@ def build_machine(run: IssuerRun, log: list[str]) -> type[RuleBasedStateMachine]
             return self._first()
 
         @precondition(lambda self: len(self.grant_models) < 3)
-        @rule(target=grants, max_depth=st.integers(2, issuer_max), short=st.booleans())
+        @rule(target=grants, max_depth=st.integers(1, issuer_max), short=st.booleans())
         def create_grant(self, max_depth: int, short: bool) -> Any:
             if not run.admin:
                 return multiple()
@@ -167,14 +167,17 @@ def build_machine(run: IssuerRun, log: list[str]) -> type[RuleBasedStateMachine]
                 )
             scope_s = " ".join(sorted(scope)) if scope else None
             # Table 4-2 in order, first failure wins (MCPA-XCH-014): subject token, audience,
-            # tools, depth (all invalid_grant), then resource, then scope.
+            # tools, depth (all invalid_request with their mcpa_error, RFC 8693 section 2.2.2,
+            # MCPA-XCH-015), then resource, then scope.
             broken: list[str] = []
-            if grant.revoked or parent.lineage_revoked():
-                broken.append("invalid_grant")
+            if parent.lineage_revoked():
+                broken.append("invalid_request:subject_token_revoked")
+            elif grant.revoked:
+                broken.append("invalid_request:grant_revoked")
             if exchanger.resource is None or exchanger.resource != parent.claims["aud"]:
-                broken.append("invalid_grant")
+                broken.append("invalid_request:not_audience")
             if parent.depth + 1 > min(grant.max_depth, issuer_max):
-                broken.append("invalid_grant")
+                broken.append("invalid_request:depth_exceeded")
             if resource not in grant.resources:
                 broken.append("invalid_target")
             if scope is not None and not scope <= parent.scopes:
@@ -236,6 +239,9 @@ def build_machine(run: IssuerRun, log: list[str]) -> type[RuleBasedStateMachine]
             self, resp: Any, errors: set[str], what: str, subject: Token | None = None
         ) -> None:
             got = oauth_error(resp)
+            reason = _mcpa_error(resp)
+            if reason is not None:
+                got = f"{got}:{reason}"
             if resp.status_code == 200 or got not in errors:
                 raise Failed(
                     f"{what}: expected {' or '.join(sorted(errors))}, got HTTP "
@@ -271,8 +277,8 @@ def build_machine(run: IssuerRun, log: list[str]) -> type[RuleBasedStateMachine]
                     problems.append(f"depth {tok.depth}, not parent depth + 1")
                 if c.get("status") != parent.claims.get("status"):
                     problems.append("status not copied")
-            elif tok.depth != 2:
-                problems.append("issued token depth is not 2")
+            elif tok.depth != 1:
+                problems.append("issued token depth is not 1 (the agent's hop)")
             if tok.depth > min(grant.max_depth, issuer_max):
                 problems.append(f"depth {tok.depth} beyond the limit")
             if c.get("cnf", {}).get("jkt") != tok.dpop.thumbprint():
@@ -328,3 +334,13 @@ def _stateful(run: IssuerRun) -> None:
         ),
         run.profile.shrink_seconds,
     )
+
+
+def _mcpa_error(resp: Any) -> str | None:
+    """The ``mcpa_error`` member of an error body, if any (MCPA-XCH-015)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    value = body.get("mcpa_error") if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None

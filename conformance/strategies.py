@@ -19,39 +19,40 @@ scope_token = st.sampled_from(["data:read", "data:write", "files:read", "admin",
 
 
 @st.composite
-def chains(draw: st.DrawFn, min_tools: int = 0, max_tools: int = 3) -> tuple[tuple[str, str], ...]:
-    """A well-formed chain, innermost first: agent, model, tools."""
+def chains(draw: st.DrawFn, min_tools: int = 0, max_tools: int = 4) -> tuple[tuple[str, ...], ...]:
+    """A well-formed chain, innermost first: the agent with its model, then tools (some with
+    a model of their own)."""
     n = draw(st.integers(min_tools, max_tools))
-    hops = [("agent", "agent-" + draw(ident)), ("model", "model-" + draw(ident))]
-    hops += [("tool", "tool-" + draw(ident)) for _ in range(n)]
+    hops: list[tuple[str, ...]] = [("agent", "agent-" + draw(ident), "model-" + draw(ident))]
+    for _ in range(n):
+        tool = ("tool", "tool-" + draw(ident))
+        hops.append((*tool, "model-" + draw(ident)) if draw(st.booleans()) else tool)
     return tuple(hops)
 
 
 @st.composite
-def malformed_chains(draw: st.DrawFn) -> tuple[tuple[str, str], ...]:
-    """Chains that break the grammar (agent, model, tool*)."""
+def malformed_chains(draw: st.DrawFn) -> tuple[tuple[str, ...], ...]:
+    """Chains that break the grammar (agent, tool*), including draft-00's model hop."""
     kind = draw(
         st.sampled_from(
             [
-                "no-model",
                 "no-agent",
                 "two-agents",
-                "two-models",
                 "tool-first",
+                "draft-00-model-hop",
                 "model-first",
                 "unknown-type",
             ]
         )
     )
-    a, m, t = ("agent", "agent-a"), ("model", "model-m"), ("tool", "tool-t")
+    a, m, t = ("agent", "agent-a", "model-m"), ("model", "model-m"), ("tool", "tool-t")
     return {
-        "no-model": (a, t),
-        "no-agent": (m, t),
-        "two-agents": (a, a, m),
-        "two-models": (a, m, m, t),
-        "tool-first": (t, a, m),
+        "no-agent": (t,),
+        "two-agents": (a, a),
+        "tool-first": (t, a),
+        "draft-00-model-hop": (("agent", "agent-a"), m, t),
         "model-first": (m, a),
-        "unknown-type": (a, m, ("robot", "r2")),
+        "unknown-type": (a, ("robot", "r2")),
     }[kind]
 
 
@@ -69,7 +70,7 @@ def valid_tokens(draw: st.DrawFn, required_scope: str) -> TokenRecipe:
     scopes = list(dict.fromkeys(required_scope.split() + extra))
     scopes = draw(st.permutations(scopes))
     return TokenRecipe(
-        alg=draw(st.sampled_from(["ES256", "EdDSA"])),
+        alg=draw(st.sampled_from(["ES256", "Ed25519", "EdDSA"])),
         scope=" ".join(scopes),
         chain=draw(chains()),
         status_idx=draw(st.integers(0, 99_999)),
@@ -135,15 +136,15 @@ def claim_mutations() -> st.SearchStrategy[tuple[Op, ...]]:
         st.sampled_from(
             [
                 "cnf.jkt",
-                "status.status_list.idx",
-                "status.status_list.uri",
+                "status.mcpa_grant_list.idx",
+                "status.mcpa_grant_list.uri",
                 "act.sub",
                 "act.actor_type",
             ]
         ).map(lambda p: (Op("del", c, p),)),
         st.sampled_from(["nothing:here", "other"]).map(lambda v: (Op("set", c, "scope", v),)),
         st.sampled_from(["$canary_status", "$issuer_status_unavailable"]).map(
-            lambda v: (Op("set", c, "status.status_list.uri", v),)
+            lambda v: (Op("set", c, "status.mcpa_grant_list.uri", v),)
         ),
         st.just((Op("set", c, "client_id", "somebody-else"),)),
     )

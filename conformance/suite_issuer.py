@@ -110,7 +110,7 @@ class SuiteIssuer:
         default_factory=lambda: jose.Key.generate("ES256", "suite-es256-" + jose.random_id(6))
     )
     eddsa: jose.Key = field(
-        default_factory=lambda: jose.Key.generate("EdDSA", "suite-ed25519-" + jose.random_id(6))
+        default_factory=lambda: jose.Key.generate("Ed25519", "suite-ed25519-" + jose.random_id(6))
     )
     attacker: jose.Key = field(default_factory=lambda: jose.Key.generate("ES256", "attacker-1"))
     revoked: set[int] = field(default_factory=set)
@@ -174,18 +174,18 @@ class SuiteIssuer:
             ],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "token_endpoint_auth_signing_alg_values_supported": list(jose.EMITTED_ALGS),
             "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
             "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "dpop_signing_alg_values_supported": list(jose.EMITTED_ALGS),
             "mcpa_version": SPEC_VERSION,
             "mcpa_grants_endpoint": f"{u}/grants",
             "mcpa_consent_endpoint": f"{u}/consent",
             "mcpa_max_chain_depth": 5,
             "mcpa_max_token_lifetime": 300,
             "mcpa_status_list_max_age": 60,
-            "mcpa_token_signing_alg_values_supported": ["ES256", "EdDSA"],
-            "mcpa_actor_types_supported": ["agent", "model", "tool"],
+            "mcpa_token_signing_alg_values_supported": list(jose.EMITTED_ALGS),
+            "mcpa_actor_types_supported": ["agent", "tool"],
         }
 
     def status_list_token(self, list_id: str) -> str:

@@ -69,7 +69,7 @@ class SuiteKeys:
     def generate(cls, path: Path | None = None) -> SuiteKeys:
         return cls(
             jose.Key.generate("ES256", "suite-es256-" + jose.random_id(6)),
-            jose.Key.generate("EdDSA", "suite-ed25519-" + jose.random_id(6)),
+            jose.Key.generate("Ed25519", "suite-ed25519-" + jose.random_id(6)),
             jose.Key.generate("ES256", "attacker-1"),
             path,
         )
@@ -108,6 +108,7 @@ def _parse(data: dict[str, Any], path: Path) -> SuiteKeys | None:
             path,
             new=False,
         )
+        keys.eddsa.alg = "Ed25519"  # a key file written before RFC 9864 says EdDSA
     except (KeyError, TypeError, ValueError, jose.JoseError):
         return None
     served = data.get("served_at")

@@ -328,27 +328,38 @@ def _no_credentials(run: VerifierRun) -> None:
 @check(
     "valid_token_accepted",
     "A valid ES256 token with a valid DPoP proof is accepted",
-    ["MCPA-VER-001", "MCPA-TOK-002"],
+    ["MCPA-VER-001", "MCPA-TOK-023"],
 )
 def _valid(run: VerifierRun) -> None:
     run_cases(
         run,
         [
-            valid("ES256 token, depth 3"),
-            valid("depth 2 (agent, model)", chain=(("agent", "a"), ("model", "m"))),
+            valid("ES256 token, depth 2 (agent, tool)"),
+            valid("depth 1 (the agent with its model)", chain=(("agent", "a", "m"),)),
+            valid(
+                "a tool hop with its own model", chain=(("agent", "a", "m"), ("tool", "t", "m2"))
+            ),
         ],
         ["MCPA-VER-001"],
     )
 
 
 @check(
-    "eddsa_accepted",
-    "A valid EdDSA (Ed25519) token is accepted",
-    ["MCPA-TOK-002"],
-    severity="SHOULD",
+    "ed25519_accepted",
+    "A valid Ed25519 token (RFC 9864) is accepted",
+    ["MCPA-TOK-023", "MCPA-VER-001"],
 )
-def _eddsa(run: VerifierRun) -> None:
-    run_cases(run, [valid("EdDSA token", alg="EdDSA")], ["MCPA-VER-001"])
+def _ed25519(run: VerifierRun) -> None:
+    run_cases(run, [valid("Ed25519 token", alg="Ed25519")], ["MCPA-VER-001"])
+
+
+@check(
+    "eddsa_alias_accepted",
+    "A token whose alg is the deprecated EdDSA (same Ed25519 key) is still accepted",
+    ["MCPA-TOK-023", "MCPA-VER-001"],
+)
+def _eddsa_alias(run: VerifierRun) -> None:
+    run_cases(run, [valid("EdDSA (deprecated alias) token", alg="EdDSA")], ["MCPA-VER-001"])
 
 
 @check(
@@ -371,6 +382,8 @@ def _error_form(run: VerifierRun) -> None:
         problems.append("WWW-Authenticate lacks resource_metadata")
     if "algs" not in params or "ES256" not in params["algs"].split():
         problems.append("WWW-Authenticate lacks algs with ES256")
+    elif "EdDSA" in params["algs"].split():
+        problems.append("WWW-Authenticate algs advertises the deprecated EdDSA (RFC 9864)")
     try:
         body = resp.json()
     except ValueError:
@@ -523,7 +536,7 @@ def _typ_ok(run: VerifierRun) -> None:
     )
 
 
-@check("alg_none", "alg none is rejected in every case variant", ["MCPA-VER-008", "MCPA-TOK-002"])
+@check("alg_none", "alg none is rejected in every case variant", ["MCPA-VER-008", "MCPA-TOK-023"])
 def _alg_none(run: VerifierRun) -> None:
     run_cases(
         run,
@@ -539,7 +552,7 @@ def _alg_none(run: VerifierRun) -> None:
 @check(
     "alg_hmac_public_key",
     "HMAC signed with the issuer's public key as secret is rejected",
-    ["MCPA-VER-008", "MCPA-TOK-002"],
+    ["MCPA-VER-008", "MCPA-TOK-023"],
 )
 def _alg_hmac(run: VerifierRun) -> None:
     run_cases(
@@ -555,14 +568,14 @@ def _alg_hmac(run: VerifierRun) -> None:
 @check(
     "alg_not_allowed",
     "Algorithms outside the allow-list are rejected",
-    ["MCPA-VER-008", "MCPA-TOK-002"],
+    ["MCPA-VER-008", "MCPA-TOK-023"],
 )
 def _alg_other(run: VerifierRun) -> None:
     run_cases(
         run,
         [
             tok(f"alg {v}", H("alg", v))
-            for v in ("RS256", "ES384", "ES512", "PS256", "es256", "Ed25519", "ES256K")
+            for v in ("RS256", "ES384", "ES512", "PS256", "es256", "ed25519", "EDDSA", "ES256K")
         ],
         ["MCPA-VER-008"],
     )
@@ -665,7 +678,10 @@ def _kid(run: VerifierRun) -> None:
 )
 def _flips(run: VerifierRun) -> None:
     cases = [tok(f"ES256 bit {b} flipped", signature=f"flip:{b}") for b in (0, 7, 255, 256, 511)]
-    cases += [tok(f"EdDSA bit {b} flipped", signature=f"flip:{b}", alg="EdDSA") for b in (0, 300)]
+    cases += [
+        tok(f"Ed25519 bit {b} flipped", signature=f"flip:{b}", alg="Ed25519") for b in (0, 300)
+    ]
+    cases += [tok("EdDSA (alias) bit 9 flipped", signature="flip:9", alg="EdDSA")]
     cases += [tok("signed by the attacker under the issuer's kid", signature="attacker")]
     run_cases(run, cases, ["MCPA-VER-012"])
 
@@ -694,7 +710,7 @@ def _ecdsa(run: VerifierRun) -> None:
 @check(
     "required_claims",
     "Each required claim missing or of the wrong type is rejected",
-    ["MCPA-VER-013", "MCPA-TOK-004"],
+    ["MCPA-VER-013", "MCPA-TOK-004", "MCPA-TOK-021"],
 )
 def _claims(run: VerifierRun) -> None:
     cases = [tok(f"no {n}", D(n)) for n in strategies.CLAIMS]
@@ -718,8 +734,13 @@ def _claims(run: VerifierRun) -> None:
     cases += [
         tok("cnf without jkt", D("cnf.jkt")),
         tok("cnf.jkt = 5", C("cnf.jkt", 5)),
-        tok('status.status_list.idx = "1"', C("status.status_list.idx", "1")),
-        tok("status without status_list", D("status.status_list")),
+        tok('status.mcpa_grant_list.idx = "1"', C("status.mcpa_grant_list.idx", "1")),
+        tok("status without mcpa_grant_list", D("status.mcpa_grant_list")),
+        tok(
+            "only draft-00's status.status_list (another mechanism, ignored)",
+            D("status.mcpa_grant_list"),
+            C("status.status_list", {"idx": 1, "uri": "https://issuer.example/status/1"}),
+        ),
     ]
     run_cases(run, cases, ["MCPA-VER-013", "MCPA-VER-015"])
 
@@ -917,27 +938,28 @@ def _replay(run: VerifierRun) -> None:
 @check(
     "chain_malformed",
     "Chains that break the grammar or misname the holder are rejected",
-    ["MCPA-VER-025", "MCPA-TOK-008", "MCPA-TOK-009"],
+    ["MCPA-VER-025", "MCPA-TOK-022", "MCPA-TOK-024"],
 )
 def _chain(run: VerifierRun) -> None:
-    a, m, t = ("agent", "agent-a"), ("model", "model-m"), ("tool", "tool-t")
+    a, m, t = ("agent", "agent-a", "model-m"), ("model", "model-m"), ("tool", "tool-t")
     chains = {
-        "no model hop": (a, t),
-        "no agent hop": (m, t),
-        "two agents": (a, a, m),
-        "two models": (a, m, m),
-        "tool before the agent": (t, a, m),
+        "no agent hop": (t,),
+        "two agents": (a, a),
+        "tool before the agent": (t, a),
+        "draft-00 model hop over the agent": (("agent", "agent-a"), m),
+        "draft-00 chain agent, model, tool": (("agent", "agent-a"), m, t),
         "model first": (m, a),
-        "unknown actor_type": (a, m, ("robot", "r2")),
-        "agent only": (a,),
+        "unknown actor_type": (a, ("robot", "r2")),
     }
     cases = [tok(k, chain=v) for k, v in chains.items()]
     cases += [
         tok("client_id is not the holder", C("client_id", "somebody-else")),
-        tok("client_id is the model", C("client_id", "model-m"), chain=(a, m)),
+        tok("client_id is an inner hop (the agent)", C("client_id", "agent-a"), chain=(a, t)),
         tok("hop without sub", D("act.sub")),
         tok("hop sub is a number", C("act.sub", 5)),
         tok("inner act is a string", C("act.act", "agent-a")),
+        tok('"act": null on the innermost hop', C("act.act.act", None)),
+        tok("mcpa_model is a number", C("act.mcpa_model", 5)),
     ]
     run_cases(run, cases, ["MCPA-VER-025", "MCPA-VER-013"])
 
@@ -948,15 +970,15 @@ def _chain(run: VerifierRun) -> None:
     ["MCPA-VER-026"],
 )
 def _depth(run: VerifierRun) -> None:
-    base = (("agent", "a"), ("model", "m"))
+    base: tuple[tuple[str, ...], ...] = (("agent", "a", "m"),)
     run_cases(
         run,
         [
             valid(
-                "valid: depth 5 (maximum)", chain=base + tuple(("tool", f"t{i}") for i in range(3))
+                "valid: depth 5 (maximum)", chain=base + tuple(("tool", f"t{i}") for i in range(4))
             ),
-            tok("depth 6", chain=base + tuple(("tool", f"t{i}") for i in range(4))),
-            tok("depth 12", chain=base + tuple(("tool", f"t{i}") for i in range(10))),
+            tok("depth 6", chain=base + tuple(("tool", f"t{i}") for i in range(5))),
+            tok("depth 12", chain=base + tuple(("tool", f"t{i}") for i in range(11))),
         ],
         ["MCPA-VER-026"],
     )
@@ -965,7 +987,7 @@ def _depth(run: VerifierRun) -> None:
 @check(
     "unknown_members_ignored",
     "Claims the spec does not define and extra members of a hop are ignored: the token is accepted",
-    ["MCPA-TOK-018", "MCPA-TOK-020", "MCPA-VER-001"],
+    ["MCPA-TOK-018", "MCPA-TOK-020", "MCPA-TOK-021", "MCPA-VER-001"],
 )
 def _unknown_members(run: VerifierRun) -> None:
     run_cases(
@@ -978,6 +1000,10 @@ def _unknown_members(run: VerifierRun) -> None:
             ),
             valid("valid: an unknown member in the outermost hop", ops=(C("act.x_note", "n"),)),
             valid("valid: an unknown member in an inner hop", ops=(C("act.act.x_trace", "t-1"),)),
+            valid(
+                "valid: another status mechanism beside mcpa_grant_list",
+                ops=(C("status.status_list", {"idx": 3, "uri": "https://other.example/s"}),),
+            ),
         ],
         ["MCPA-VER-001"],
     )
@@ -996,7 +1022,7 @@ def _revoked(run: VerifierRun) -> None:
             tok(
                 "grant revoked, tool hop",
                 status_idx=-2,
-                chain=(("agent", "a"), ("model", "m"), ("tool", "t1"), ("tool", "t2")),
+                chain=(("agent", "a", "m"), ("tool", "t1"), ("tool", "t2")),
             ),
         ],
         ["MCPA-VER-028"],
@@ -1013,7 +1039,12 @@ def _status_outside(run: VerifierRun) -> None:
     try:
         run_cases(
             run,
-            [tok("status uri at another origin", C("status.status_list.uri", "$canary_status"))],
+            [
+                tok(
+                    "status uri at another origin",
+                    C("status.mcpa_grant_list.uri", "$canary_status"),
+                )
+            ],
             ["MCPA-VER-028"],
         )
     finally:
@@ -1028,7 +1059,12 @@ def _status_outside(run: VerifierRun) -> None:
 def _status_unavailable(run: VerifierRun) -> None:
     run_cases(
         run,
-        [tok("status list answers 503", C("status.status_list.uri", "$issuer_status_unavailable"))],
+        [
+            tok(
+                "status list answers 503",
+                C("status.mcpa_grant_list.uri", "$issuer_status_unavailable"),
+            )
+        ],
         ["MCPA-VER-029"],
     )
 
@@ -1046,7 +1082,7 @@ def _status_redirect(run: VerifierRun) -> None:
             [
                 tok(
                     "status list answers 302 to the canary",
-                    C("status.status_list.uri", "$issuer_status_redirect"),
+                    C("status.mcpa_grant_list.uri", "$issuer_status_redirect"),
                 )
             ],
             ["MCPA-VER-029"],
@@ -1063,7 +1099,9 @@ def _status_redirect(run: VerifierRun) -> None:
 )
 def _retry_after(run: VerifierRun) -> None:
     wire = materialize(
-        tok("status list answers 503", C("status.status_list.uri", "$issuer_status_unavailable")),
+        tok(
+            "status list answers 503", C("status.mcpa_grant_list.uri", "$issuer_status_unavailable")
+        ),
         run.target,
     )
     resp = send(run, wire.authorization, wire.dpop)
@@ -1088,7 +1126,7 @@ def _status_stale(run: VerifierRun) -> None:
         [
             tok(
                 "status list token issued an hour ago",
-                C("status.status_list.uri", "$issuer_status_stale"),
+                C("status.mcpa_grant_list.uri", "$issuer_status_stale"),
             )
         ],
         ["MCPA-VER-029"],
@@ -1109,11 +1147,11 @@ def _status_size(run: VerifierRun) -> None:
         [
             tok(
                 "status list response body over 1 MiB (MCPA-VER-043)",
-                C("status.status_list.uri", "$issuer_status_oversize"),
+                C("status.mcpa_grant_list.uri", "$issuer_status_oversize"),
             ),
             tok(
                 "status list lst inflating beyond 1 MiB (MCPA-VER-043)",
-                C("status.status_list.uri", "$issuer_status_inflates_too_far"),
+                C("status.mcpa_grant_list.uri", "$issuer_status_inflates_too_far"),
             ),
         ],
         ["MCPA-VER-029"],

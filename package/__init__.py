@@ -11,5 +11,5 @@ distribution's metadata. ``SPEC_VERSION`` is the only place the draft is named i
 """
 
 __version__ = "0.2.0.dev0"
-SPEC_VERSION = "draft-00"
+SPEC_VERSION = "draft-01"
 DISTRIBUTION = "mcp-auth-spec"  # = pyproject.toml's project.name (tests/package/test_version.py)

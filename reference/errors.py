@@ -2,7 +2,9 @@
 
 An ``OAuthError`` carries what a client may see (``error``, ``description``, HTTP
 ``status``) and what only the logs may see (``detail``). ``requirement`` names the spec
-requirement (``MCPA-...``) whose check failed.
+requirement (``MCPA-...``) whose check failed. ``mcpa_error`` is MCP-Auth's finer reason
+for an exchange refusal (the registered values of spec Table 4-4, MCPA-XCH-015): it goes to
+the client in the body, next to ``error``.
 """
 
 from __future__ import annotations
@@ -23,17 +25,22 @@ class OAuthError(Exception):
         requirement: str | None = None,
         detail: str | None = None,
         status: int | None = None,
+        mcpa_error: str | None = None,
     ) -> None:
         super().__init__(description)
         self.description = description
         self.requirement = requirement
         self.detail = detail
+        self.mcpa_error = mcpa_error
         if status is not None:
             self.status = status  # type: ignore[misc]
 
     def body(self) -> dict[str, Any]:
         """The JSON body a client receives: never ``detail``."""
-        return {"error": self.error, "error_description": self.description}
+        body: dict[str, Any] = {"error": self.error, "error_description": self.description}
+        if self.mcpa_error is not None:
+            body["mcpa_error"] = self.mcpa_error
+        return body
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.error!r}, {self.description!r}, {self.requirement!r})"

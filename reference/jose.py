@@ -18,9 +18,10 @@ Public API
     for the test vectors, whose payloads are not JSON).
 ``public_key_from_jwk(jwk, alg)``
     Loads a public key for exactly ``alg``. Our profile uses ES256 (EC P-256) and
-    EdDSA (OKP Ed25519); RSA (RS*/PS*) and ``oct`` (HS*) exist only so the external
-    test vectors can be run, and only when the caller names that ``alg``. Private
-    members are refused; EC points are validated by ``cryptography``.
+    Ed25519 (OKP Ed25519, also under the deprecated alias EdDSA); RSA (RS*/PS*) and
+    ``oct`` (HS*) exist only so the external test vectors can be run, and only when
+    the caller names that ``alg``. Private members are refused; EC points are
+    validated by ``cryptography``.
 ``verify_signature(jws, key, alg, *, allowed_algs=ALLOWED_ALGS)``
     Checks ``alg`` against the allow-list argument, the header ``alg`` against the
     pinned ``alg``, the key type against ``alg``, then the signature. ES* signatures
@@ -31,7 +32,9 @@ Public API
 ``jwk_thumbprint(jwk) -> str``
     RFC 7638 SHA-256 thumbprint, base64url.
 ``sign_compact(header, payload, private_key, alg) -> str``
-    Compact JWS for ES256 / EdDSA (issuer, clients, tests).
+    Compact JWS for ES256 / Ed25519 (issuer, clients, tests).
+``canonical_alg``, ``same_alg``, ``advertised_algs``
+    The RFC 9864 alias rule: ``EdDSA`` is accepted as ``Ed25519``, never emitted.
 ``generate_private_key(alg)``, ``private_jwk(key, kid)``, ``public_jwk(key, kid, alg)``
     Key helpers.
 
@@ -78,7 +81,9 @@ from cryptography.hazmat.primitives.serialization import (
 
 __all__ = [
     "ALLOWED_ALGS",
+    "DEPRECATED_ALIASES",
     "ECDSA_SHA256",
+    "EMITTED_ALGS",
     "ERROR_CODES",
     "P256_ORDER",
     "CompactJWS",
@@ -89,9 +94,11 @@ __all__ = [
     "PublicKey",
     "RawJWS",
     "VerificationKey",
+    "advertised_algs",
     "alg_for_key",
     "b64url_decode",
     "b64url_encode",
+    "canonical_alg",
     "generate_private_key",
     "jwk_thumbprint",
     "load_jwks",
@@ -102,13 +109,37 @@ __all__ = [
     "private_key_from_jwk",
     "public_jwk",
     "public_key_from_jwk",
+    "same_alg",
     "sign_compact",
     "verify_es256",
     "verify_signature",
 ]
 
-#: The MCP-Auth profile: ES256 (MUST) and EdDSA with Ed25519 (SHOULD). Nothing else.
-ALLOWED_ALGS: Final[tuple[str, ...]] = ("ES256", "EdDSA")
+#: The MCP-Auth profile (MCPA-TOK-023): ES256 and Ed25519 ([RFC9864]), plus the deprecated
+#: polymorphic ``EdDSA`` (Ed25519 only), accepted as an alias and never emitted. Nothing else.
+ALLOWED_ALGS: Final[tuple[str, ...]] = ("ES256", "Ed25519", "EdDSA")
+
+#: What MCP-Auth signs with and advertises (metadata, ``algs=``): never the alias.
+EMITTED_ALGS: Final[tuple[str, ...]] = ("ES256", "Ed25519")
+
+#: Deprecated identifiers accepted in place of the fully-specified one (RFC 9864 section 2.2).
+DEPRECATED_ALIASES: Final[dict[str, str]] = {"EdDSA": "Ed25519"}
+
+
+def canonical_alg(alg: str) -> str:
+    """The fully-specified identifier for ``alg`` (``EdDSA`` → ``Ed25519``)."""
+    return DEPRECATED_ALIASES.get(alg, alg)
+
+
+def same_alg(a: object, b: object) -> bool:
+    """Whether two ``alg`` values name the same algorithm (the alias counts as equal)."""
+    return isinstance(a, str) and isinstance(b, str) and canonical_alg(a) == canonical_alg(b)
+
+
+def advertised_algs(algs: Iterable[str]) -> list[str]:
+    """``algs`` without deprecated aliases: the values metadata and challenges list."""
+    return [a for a in algs if a not in DEPRECATED_ALIASES]
+
 
 #: Stable error codes carried by ``JoseError.code``.
 ERROR_CODES: Final[frozenset[str]] = frozenset(
@@ -510,7 +541,8 @@ _ALGS: Final[dict[str, _Alg]] = {
     "ES256": _Alg("EC", hashes.SHA256, "P-256", 32, _P256_N),
     "ES384": _Alg("EC", hashes.SHA384, "P-384", 48, _P384_N),
     "ES512": _Alg("EC", hashes.SHA512, "P-521", 66, _P521_N),
-    "EdDSA": _Alg("OKP", None, "Ed25519", 32),
+    "Ed25519": _Alg("OKP", None, "Ed25519", 32),
+    "EdDSA": _Alg("OKP", None, "Ed25519", 32),  # deprecated alias (RFC 9864)
     "RS256": _Alg("RSA", hashes.SHA256),
     "RS384": _Alg("RSA", hashes.SHA384),
     "RS512": _Alg("RSA", hashes.SHA512),
@@ -712,7 +744,7 @@ def verify_signature(
     if alg not in allowed_algs:
         raise JoseError("alg_not_allowed", "algorithm not on the allow-list")
     info = _alg_info(alg)
-    if jws.header.get("alg") != alg:
+    if not same_alg(jws.header.get("alg"), alg):
         raise JoseError("alg_mismatch", "header alg differs from the expected algorithm")
     _check_key_type(key, info)
     sig = jws.signature
@@ -781,7 +813,7 @@ _DEFAULT_ALG: Final[dict[tuple[str, str], str]] = {
     ("EC", "P-256"): "ES256",
     ("EC", "P-384"): "ES384",
     ("EC", "P-521"): "ES512",
-    ("OKP", "Ed25519"): "EdDSA",
+    ("OKP", "Ed25519"): "Ed25519",
 }
 
 
@@ -799,7 +831,7 @@ class KeySet:
             raise JoseError("unknown_kid", "kid missing or not a string")
         if kid in self.ambiguous_kids:
             raise JoseError("ambiguous_kid", "more than one key has this kid")
-        found = [k for k in self.keys if k.kid == kid and k.alg == alg]
+        found = [k for k in self.keys if k.kid == kid and same_alg(k.alg, alg)]
         if not found:
             raise JoseError("unknown_kid", "no key for this kid and algorithm")
         if len(found) > 1:  # pragma: no cover - excluded by ambiguous_kids
@@ -890,9 +922,11 @@ def _json_b64(value: Mapping[str, Any]) -> str:
 def sign_compact(
     header: Mapping[str, Any], payload: Mapping[str, Any], private_key: PrivateKey, alg: str
 ) -> str:
-    """Sign ``payload`` as a compact JWS with ES256 or EdDSA.
+    """Sign ``payload`` as a compact JWS with ES256 or Ed25519.
 
-    ``header["alg"]`` is set to ``alg`` (a different value there is an error).
+    ``header["alg"]`` is set to ``alg`` (a different value there is an error). The
+    deprecated ``EdDSA`` is signable only so that tests can exercise the alias; the
+    issuer and clients sign with ``alg_for_key``, which never returns it.
     """
     if alg not in ALLOWED_ALGS:
         raise ValueError(f"sign_compact supports only {ALLOWED_ALGS}")
@@ -910,28 +944,28 @@ def sign_compact(
         sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     else:
         if not isinstance(private_key, Ed25519PrivateKey):
-            raise ValueError("EdDSA needs an Ed25519 private key")
+            raise ValueError("Ed25519 needs an Ed25519 private key")
         sig = private_key.sign(data)
     return f"{signing_input}.{b64url_encode(sig)}"
 
 
 def generate_private_key(alg: str) -> PrivateKey:
-    """A fresh private key for ``alg`` (ES256 → P-256, EdDSA → Ed25519)."""
+    """A fresh private key for ``alg`` (ES256 → P-256, Ed25519 or EdDSA → Ed25519)."""
     if alg == "ES256":
         return ec.generate_private_key(ec.SECP256R1())
-    if alg == "EdDSA":
+    if alg in ("Ed25519", "EdDSA"):
         return Ed25519PrivateKey.generate()
     raise ValueError(f"unsupported algorithm {alg!r}")
 
 
 def alg_for_key(key: PrivateKey | PublicKey) -> str:
-    """The JWS ``alg`` of a P-256 (ES256) or Ed25519 (EdDSA) key."""
+    """The JWS ``alg`` of a P-256 (ES256) or Ed25519 (Ed25519, never the alias) key."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if isinstance(key.curve, ec.SECP256R1):
             return "ES256"
         raise ValueError("only P-256 EC keys are supported")
     if isinstance(key, Ed25519PrivateKey | Ed25519PublicKey):
-        return "EdDSA"
+        return "Ed25519"
     raise ValueError("unsupported key type")
 
 
@@ -968,7 +1002,7 @@ def public_jwk(
     if kid is not None:
         jwk["kid"] = kid
     if alg is not None:
-        if alg != alg_for_key(key):
+        if not same_alg(alg, alg_for_key(key)):
             raise ValueError("alg does not fit the key")
         jwk["alg"] = alg
         jwk["use"] = "sig"

@@ -330,7 +330,7 @@ def _places(case: Case, tmp: Path, demo_dir: tuple[Path, int], busy: int) -> dic
     (tmp / "junk").mkdir()
     (tmp / "junk" / "issuer.sqlite3").write_text("not a database, not at all" * 10)
     (tmp / "verifier.toml").write_text(
-        'spec_version = "draft-00"\n[verifier]\n'
+        'spec_version = "draft-01"\n[verifier]\n'
         'resource = "http://127.0.0.1:9/mcp"\nurl = "http://127.0.0.1:9/mcp"\n'
         f"issuer_port = {busy}\n"
     )

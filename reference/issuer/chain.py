@@ -1,22 +1,33 @@
-"""The agent chain in nested ``act`` objects (CONTRACT.md section 1, MCPA-TOK-008).
+"""The agent chain in nested ``act`` objects (CONTRACT.md section 1, MCPA-TOK-022).
 
-Outermost = current actor, innermost = first actor. Grammar, innermost first: exactly
-one ``agent``, then exactly one ``model``, then zero or more ``tool``.
+Outermost = current actor = the holder (``client_id``), innermost = first actor
+([RFC8693] section 4.1). One hop per holder; grammar, innermost first: exactly one
+``agent``, then zero or more ``tool``. The model a hop used is an attribute of that hop,
+``mcpa_model``, not a hop of its own (draft-01). Depth = number of hops (holders).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+ACTOR_TYPES = ("agent", "tool")
+
 
 def issuance_chain(agent: str, model: str) -> dict[str, Any]:
-    """The chain of a freshly issued token: model over agent, depth 2 (MCPA-ISS-008)."""
-    return {"actor_type": "model", "sub": model, "act": {"actor_type": "agent", "sub": agent}}
+    """The chain of a freshly issued token: the agent with its model, depth 1 (MCPA-ISS-016)."""
+    return {"actor_type": "agent", "sub": agent, "mcpa_model": model}
 
 
-def append_tool(act: dict[str, Any], tool: str) -> dict[str, Any]:
-    """The chain after ``tool`` exchanged a token carrying ``act`` (MCPA-XCH-010)."""
-    return {"actor_type": "tool", "sub": tool, "act": act}
+def append_tool(act: dict[str, Any], tool: str, model: str | None = None) -> dict[str, Any]:
+    """The chain after ``tool`` exchanged a token carrying ``act`` (MCPA-XCH-010).
+
+    ``model`` is the model the tool named at exchange (MCPA-XCH-016), if any.
+    """
+    hop: dict[str, Any] = {"actor_type": "tool", "sub": tool}
+    if model is not None:
+        hop["mcpa_model"] = model
+    hop["act"] = act
+    return hop
 
 
 def hops(act: object) -> list[dict[str, Any]] | None:
@@ -26,18 +37,16 @@ def hops(act: object) -> list[dict[str, Any]] | None:
     while node is not None:
         if not isinstance(node, dict) or len(found) > 64:
             return None
-        if not isinstance(node.get("sub"), str) or node.get("actor_type") not in (
-            "agent",
-            "model",
-            "tool",
-        ):
+        if not isinstance(node.get("sub"), str) or node.get("actor_type") not in ACTOR_TYPES:
+            return None
+        if "mcpa_model" in node and not isinstance(node["mcpa_model"], str):
             return None
         found.append(node)
+        if "act" in node and node["act"] is None:  # "act": null is malformed, not absent
+            return None
         node = node.get("act")
     types = [hop["actor_type"] for hop in reversed(found)]
-    if len(types) < 2 or types[0] != "agent" or types[1] != "model":
-        return None
-    if any(t != "tool" for t in types[2:]):
+    if not types or types[0] != "agent" or any(t != "tool" for t in types[1:]):
         return None
     return found
 
@@ -50,11 +59,13 @@ def depth(act: object) -> int:
 
 
 def holder(act: object) -> str | None:
-    """``sub`` of the outermost hop that is not a model (must equal ``client_id``)."""
+    """``sub`` of the outermost hop, the current actor (must equal ``client_id``)."""
     found = hops(act)
     if found is None:
         return None
-    for hop in found:
-        if hop["actor_type"] != "model":
-            return str(hop["sub"])
-    return None
+    return str(found[0]["sub"])
+
+
+def models(act: object) -> list[str]:
+    """Every ``mcpa_model`` named along a well-formed chain, outermost first."""
+    return [str(h["mcpa_model"]) for h in hops(act) or () if "mcpa_model" in h]

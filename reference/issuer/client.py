@@ -44,13 +44,18 @@ from .metadata import (
 
 
 class IssuerError(Exception):
-    """The issuer answered with an error (``status``, ``error``, ``description``)."""
+    """The issuer answered with an error (``status``, ``error``, ``description``), and for
+    a refused exchange MCP-Auth's reason ``mcpa_error`` (spec Table 4-4)."""
 
-    def __init__(self, status: int, error: str, description: str | None) -> None:
-        super().__init__(f"{status} {error}: {description or ''}".strip())
+    def __init__(
+        self, status: int, error: str, description: str | None, mcpa_error: str | None = None
+    ) -> None:
+        reason = f" ({mcpa_error})" if mcpa_error else ""
+        super().__init__(f"{status} {error}{reason}: {description or ''}".strip())
         self.status = status
         self.error = error
         self.description = description
+        self.mcpa_error = mcpa_error
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class _Base:
         return {"DPoP": self.dpop_proof("POST", self.url("/token"))}
 
     def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.assertion(self.url('/grants'))}"}
+        return {"Authorization": f"Bearer {self.assertion()}"}
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
@@ -173,8 +178,12 @@ class _Base:
             body = None
         if response.status_code >= 400:
             err = body if isinstance(body, dict) else {}
+            mcpa_error = err.get("mcpa_error")
             raise IssuerError(
-                response.status_code, str(err.get("error", "unknown")), err.get("error_description")
+                response.status_code,
+                str(err.get("error", "unknown")),
+                err.get("error_description"),
+                mcpa_error if isinstance(mcpa_error, str) else None,
             )
         return body
 

@@ -4,12 +4,14 @@ Checks, in order; every failure is 401 ``invalid_client`` with a generic descrip
 (the reason goes to the log only):
 
 1. ``client_assertion_type`` is jwt-bearer and ``client_assertion`` present, ≤ 4096 bytes;
-2. the assertion parses (strict compact JWS) and its header ``alg`` is ES256 or EdDSA,
+2. the assertion parses (strict compact JWS) and its header ``alg`` is ES256 or Ed25519
+   (or the deprecated alias EdDSA, RFC 9864),
    with no ``jku``/``x5u``/``jwk``/``x5c``/``crit``, and its ``typ`` is not that of
    another MCP-Auth JWT (``mcpa+jwt``, ``dpop+jwt``, ``statuslist+jwt``);
 3. ``iss`` names a registered client and ``sub`` = ``iss``;
 4. exactly one of the client's keys matches ``kid``/``alg``, and the signature verifies;
-5. ``aud`` is a single string, the issuer identifier or the endpoint URL;
+5. ``aud`` is the issuer identifier alone: the string, or an array whose only element it
+   is (rfc7523bis); an endpoint URL is refused, at every endpoint (MCPA-CLA-011);
 6. ``exp`` in the future (30 s skew) and at most 300 s after receipt; ``exp - iat`` ≤ 300;
 7. ``jti`` never seen before for this client — recorded in SQLite, so a replay is refused
    across restarts (MCPA-CLA-003).
@@ -19,11 +21,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection
 from typing import Any
 
 from ..errors import InvalidClient
-from ..jose import ALLOWED_ALGS, JoseError, load_jwks, parse_compact, verify_signature
+from ..jose import (
+    ALLOWED_ALGS,
+    JoseError,
+    load_jwks,
+    parse_compact,
+    same_alg,
+    verify_signature,
+)
 from .clients import Client, get_client
 from .metadata import JWT_BEARER_ASSERTION
 from .settings import ASSERTION_MAX_LIFETIME, CLOCK_SKEW, MAX_ASSERTION_BYTES
@@ -35,7 +43,7 @@ FOREIGN_TYPS = frozenset({"mcpa+jwt", "dpop+jwt", "statuslist+jwt"})
 GENERIC = "client authentication failed"
 
 
-def _fail(detail: str, requirement: str = "MCPA-CLA-002") -> InvalidClient:
+def _fail(detail: str, requirement: str = "MCPA-CLA-011") -> InvalidClient:
     return InvalidClient(GENERIC, requirement=requirement, detail=detail)
 
 
@@ -46,7 +54,7 @@ def _is_int(value: object) -> bool:
 def verify_assertion(
     db: Database,
     assertion: object,
-    audiences: Collection[str],
+    issuer: str,
     *,
     now: int | None = None,
     expected_client_id: str | None = None,
@@ -84,7 +92,7 @@ def verify_assertion(
         keyset = load_jwks(client.jwks)
         kid = jws.header.get("kid")
         if kid is None:
-            candidates = [k for k in keyset.keys if k.alg == alg]
+            candidates = [k for k in keyset.keys if same_alg(k.alg, alg)]
             if len(candidates) != 1:
                 raise JoseError("unknown_kid", "no kid and not exactly one key for alg")
             key = candidates[0]
@@ -93,7 +101,7 @@ def verify_assertion(
         verify_signature(jws, key.key, alg)
     except JoseError as exc:
         raise _fail(f"assertion signature: {exc.code}", "MCPA-CLA-007") from exc
-    _check_audience(claims.get("aud"), audiences)
+    _check_audience(claims.get("aud"), issuer)
     _check_times(claims, moment)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 0 < len(jti) <= 256:
@@ -102,12 +110,18 @@ def verify_assertion(
     return client
 
 
-def _check_audience(aud: object, audiences: Collection[str]) -> None:
-    """``aud`` is a single string (MCPA-CLA-002): the issuer or the receiving endpoint."""
+def _check_audience(aud: object, issuer: str) -> None:
+    """``aud`` is the issuer identifier as its sole value (MCPA-CLA-011, rfc7523bis).
+
+    A string, or an array with exactly one element; the token endpoint URL and every
+    other endpoint URL are refused, whichever endpoint received the assertion.
+    """
+    if isinstance(aud, list) and len(aud) == 1:
+        aud = aud[0]
     if not isinstance(aud, str):
-        raise _fail("assertion aud missing or not a single string")
-    if aud not in audiences:
-        raise _fail("assertion aud is not this issuer")
+        raise _fail("assertion aud missing or not a single value")
+    if aud != issuer:
+        raise _fail("assertion aud is not this issuer's identifier")
 
 
 def _check_times(claims: dict[str, Any], now: int) -> None:
@@ -148,7 +162,7 @@ def _consume_jti(db: Database, client_id: str, jti: str, exp: int, now: int) -> 
 
 
 def authenticate_form(
-    db: Database, form: dict[str, str], audiences: Collection[str], *, now: int | None = None
+    db: Database, form: dict[str, str], issuer: str, *, now: int | None = None
 ) -> Client:
     """Authenticate a form request (token, revocation, introspection endpoints)."""
     assertion_type = form.get("client_assertion_type")
@@ -159,7 +173,7 @@ def authenticate_form(
     return verify_assertion(
         db,
         form.get("client_assertion"),
-        audiences,
+        issuer,
         now=now,
         expected_client_id=form.get("client_id"),
     )

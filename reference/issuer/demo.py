@@ -110,8 +110,8 @@ def seed(
     asks for a pending one through the grants API instead.
     """
     demo_tools, demo_resource = demo_clients(tool_urls, resource_url)
-    if len(demo_tools) + 2 > settings.max_chain_depth:
-        raise DemoError(f"at most {settings.max_chain_depth - 2} tools fit the chain depth")
+    if len(demo_tools) + 1 > settings.max_chain_depth:  # the agent's hop, then one per tool
+        raise DemoError(f"at most {settings.max_chain_depth - 1} tools fit the chain depth")
     data = open_data_dir(settings)
     # The demo's own client_ids are replaced; an address held by any other client is an error.
     own_ids = {DEMO_AGENT, demo_resource[0], *(cid for cid, _ in DEMO_TOOLS)}
@@ -189,7 +189,7 @@ def target_toml(settings: Settings, state: dict[str, Any], admin_token: str) -> 
     """The conformance target file for this demo issuer (conformance-target schema)."""
     lines = [
         "# MCP-Auth conformance target for the reference issuer (written by demo seed)",
-        'spec_version = "draft-00"',
+        'spec_version = "draft-01"',
         "",
         "[issuer]",
         f"url = {_toml_str(settings.issuer_url)}",

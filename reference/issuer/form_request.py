@@ -37,6 +37,5 @@ async def authenticated_form(
     ctx: IssuerContext = request.app.state.ctx
     form = await parse_form(request, requirement=requirement)
     now = int(time.time())
-    audiences = (ctx.settings.issuer_url, ctx.settings.url(path))
-    client = authenticate_form(ctx.db, form, audiences, now=now)
+    client = authenticate_form(ctx.db, form, ctx.settings.issuer_url, now=now)
     return FormRequest(ctx, form, client, now)

@@ -208,7 +208,7 @@ def validate_create(
         scopes=_list(body, "scopes", valid_scope_token, 1, MAX_SCOPES),
         tools=_list(body, "tools", valid_identifier, 0, MAX_LIST_ITEMS),
         models=_list(body, "models", valid_identifier, 1, MAX_LIST_ITEMS),
-        max_depth=_int(body, "max_depth", settings.max_chain_depth, 2, settings.max_chain_depth),
+        max_depth=_int(body, "max_depth", settings.max_chain_depth, 1, settings.max_chain_depth),
         max_token_lifetime=_int(
             body,
             "max_token_lifetime",

@@ -59,9 +59,7 @@ def authenticate(request: Request, *, admin_only: bool = False) -> Caller:
         return Caller(None)
     if admin_only:
         raise InvalidClient(GENERIC, requirement="MCPA-GRT-011", detail="admin token required")
-    client = verify_assertion(
-        ctx.db, credential, (ctx.settings.issuer_url, ctx.settings.grants_endpoint)
-    )
+    client = verify_assertion(ctx.db, credential, ctx.settings.issuer_url)
     return Caller(client)
 
 

@@ -17,7 +17,7 @@ Checks after client authentication, in this order (first failure wins):
    scopes (``invalid_scope``, MCPA-ISS-006).
 
 The token: chain model over agent (depth 2), ``cnf.jkt`` the proof key, ``exp`` =
-min(now + issuer lifetime, now + grant lifetime, grant expiry) (MCPA-ISS-008).
+min(now + issuer lifetime, now + grant lifetime, grant expiry) (MCPA-ISS-016).
 """
 
 from __future__ import annotations

@@ -22,15 +22,17 @@ from typing import Any
 
 from ..jose import (
     PrivateKey,
+    canonical_alg,
     generate_private_key,
     jwk_thumbprint,
     private_jwk,
     private_key_from_jwk,
     public_jwk,
+    same_alg,
     sign_compact,
 )
 
-ALGS = ("ES256", "EdDSA")
+ALGS = ("ES256", "Ed25519")
 JWKS_MAX_AGE = 60
 ROTATION_LEAD = JWKS_MAX_AGE + 30
 
@@ -92,7 +94,7 @@ class KeyStore:
             keys.append(
                 SigningKey(
                     data["kid"],
-                    data["alg"],
+                    canonical_alg(data["alg"]),  # keys stored before RFC 9864 say EdDSA
                     key,
                     created,
                     data.get("retired_at"),
@@ -192,7 +194,7 @@ class KeyStore:
     def current(self, alg: str, now: int | None = None) -> SigningKey:
         """The key that signs for ``alg`` now: the newest one already active, not retired."""
         moment = int(time.time()) if now is None else now
-        usable = [k for k in self.all_keys() if k.alg == alg and k.signs_at(moment)]
+        usable = [k for k in self.all_keys() if same_alg(k.alg, alg) and k.signs_at(moment)]
         if not usable:
             raise RuntimeError(f"no active {alg} signing key; run the issuer once to create one")
         return max(usable, key=lambda k: (k.active_from, k.created_at, k.kid))
@@ -201,9 +203,9 @@ class KeyStore:
         """The published key with exactly this kid and alg, or None."""
         if not isinstance(kid, str) or not isinstance(alg, str):
             return None
-        found = [k for k in self.published() if k.kid == kid and k.alg == alg]
+        found = [k for k in self.published() if k.kid == kid and same_alg(k.alg, alg)]
         return found[0] if len(found) == 1 else None
 
     def sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
-        key = self.current(alg)
-        return sign_compact({**header, "kid": key.kid}, claims, key.key, alg)
+        key = self.current(canonical_alg(alg))
+        return sign_compact({**header, "kid": key.kid}, claims, key.key, key.alg)

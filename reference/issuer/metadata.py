@@ -6,21 +6,21 @@ from typing import Any
 
 from mcp_auth import SPEC_VERSION
 
-from ..jose import ALLOWED_ALGS
+from ..jose import EMITTED_ALGS
 from .settings import Settings
 
 MCPA_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:mcpa-grant"
 TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ACTOR_TYPES = ("agent", "model", "tool")
+ACTOR_TYPES = ("agent", "tool")
 
 # Metadata and JWKS may be cached briefly (MCPA-DSC-007); short enough for rotation.
 DISCOVERY_CACHE_CONTROL = "public, max-age=300"
 
 
 def issuer_metadata(settings: Settings) -> dict[str, Any]:
-    algs = list(ALLOWED_ALGS)
+    algs = list(EMITTED_ALGS)  # the deprecated EdDSA alias is accepted, never advertised
     return {
         "issuer": settings.issuer_url,
         "token_endpoint": settings.token_endpoint,

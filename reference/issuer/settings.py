@@ -93,14 +93,16 @@ class Settings:
             raise ValueError(
                 "the reference issuer is served at the root: no path or query in its URL"
             )
-        if not 2 <= self.max_chain_depth <= 5:
-            raise ValueError("max_chain_depth must be between 2 and 5")
+        if not 1 <= self.max_chain_depth <= 5:
+            raise ValueError("max_chain_depth must be between 1 and 5")
         if not 1 <= self.max_token_lifetime <= 300:
             raise ValueError("max_token_lifetime must be between 1 and 300 seconds")
         if not 1 <= self.status_list_max_age <= 60:
             raise ValueError("status_list_max_age must be between 1 and 60 seconds")
-        if self.token_alg not in ("ES256", "EdDSA"):
-            raise ValueError("token_alg must be ES256 or EdDSA")
+        if self.token_alg == "EdDSA":  # noqa: S105 - the deprecated alias (RFC 9864)
+            object.__setattr__(self, "token_alg", "Ed25519")
+        if self.token_alg not in ("ES256", "Ed25519"):
+            raise ValueError("token_alg must be ES256 or Ed25519")
 
     # Paths inside the data directory.
     @property

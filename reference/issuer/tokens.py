@@ -30,7 +30,14 @@ INT_CLAIMS = ("iat", "exp")
 
 
 class TokenRejected(Exception):
-    """A token the issuer will not honour; the message is for the log only."""
+    """A token the issuer will not honour; the message is for the log only.
+
+    ``reason`` is the ``mcpa_error`` value an exchange refusal carries (MCPA-XCH-015).
+    """
+
+    def __init__(self, message: str, reason: str = "subject_token_invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def new_jti() -> str:
@@ -66,7 +73,9 @@ def build_claims(
         "scope": " ".join(scope),
         "grant_id": grant.grant_id,
         "cnf": {"jkt": jkt},
-        "status": {"status_list": {"idx": grant.status_idx, "uri": ctx.settings.status_list_uri}},
+        "status": {
+            "mcpa_grant_list": {"idx": grant.status_idx, "uri": ctx.settings.status_list_uri}
+        },
         "act": act,
     }
 
@@ -173,7 +182,7 @@ def verify_own(
     if chain.holder(claims.get("act")) != claims["client_id"]:
         raise TokenRejected("malformed chain")
     if check_exp and claims["exp"] <= moment:
-        raise TokenRejected("expired")
+        raise TokenRejected("expired", "subject_token_expired")
     nbf = claims.get("nbf")
     if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > moment):
         raise TokenRejected("not yet valid")
@@ -190,8 +199,9 @@ def verify_own(
 def usable_grant(ctx: IssuerContext, claims: dict[str, Any], now: int | None = None) -> Grant:
     """The token's grant when it is active and the token's lineage is not revoked."""
     if lineage_revoked(ctx.db, claims["jti"]):
-        raise TokenRejected("token or an ancestor revoked")
+        raise TokenRejected("token or an ancestor revoked", "subject_token_revoked")
     grant = get_grant(ctx.db, claims["grant_id"], now)
     if grant is None or grant.status != "active":
-        raise TokenRejected("grant not active")
+        expired = grant is not None and grant.status == "expired"
+        raise TokenRejected("grant not active", "grant_expired" if expired else "grant_revoked")
     return grant

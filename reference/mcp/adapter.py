@@ -99,11 +99,15 @@ __all__ = [
 
 
 def chain_of(act: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """Flatten a nested ``act`` object into hops, first actor (innermost) first."""
+    """Flatten a nested ``act`` object into hops, first actor (innermost) first; a hop
+    keeps the ``mcpa_model`` it named (draft-01: the model is a hop attribute)."""
     hops: list[dict[str, str]] = []
     node: Any = act
     while isinstance(node, Mapping) and len(hops) < 64:
-        hops.append({"actor_type": str(node.get("actor_type")), "sub": str(node.get("sub"))})
+        hop = {"actor_type": str(node.get("actor_type")), "sub": str(node.get("sub"))}
+        if isinstance(node.get("mcpa_model"), str):
+            hop["mcpa_model"] = node["mcpa_model"]
+        hops.append(hop)
         node = node.get("act")
     hops.reverse()
     return hops

@@ -173,7 +173,11 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def _hops(chain: list[dict[str, str]]) -> str:
-    return " -> ".join(f"{h['actor_type']}:{h['sub']}" for h in chain)
+    return " -> ".join(
+        f"{h['actor_type']}:{h['sub']}"
+        + (f" (model {h['mcpa_model']})" if "mcpa_model" in h else "")
+        for h in chain
+    )
 
 
 def main_from_args(args: argparse.Namespace) -> int:

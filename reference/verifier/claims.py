@@ -1,9 +1,10 @@
 """Step 8 — required claims present with their types (MCPA-VER-013).
 
 Strings: ``iss sub aud client_id jti scope grant_id``; integers (never booleans or
-floats): ``iat exp`` and ``nbf`` when present; ``cnf.jkt`` string; ``status.status_list``
-with a non-negative integer ``idx`` and a string ``uri``; ``act`` an object. An array
-``aud`` fails here.
+floats): ``iat exp`` and ``nbf`` when present; ``cnf.jkt`` string;
+``status.mcpa_grant_list`` with a non-negative integer ``idx`` and a string ``uri`` (other
+members of ``status``, other status mechanisms, are ignored: MCPA-TOK-021); ``act`` an
+object. An array ``aud`` fails here.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def check_claims(ctx: VerificationContext) -> None:
     if type(cnf) is not dict or type(cnf.get("jkt")) is not str:
         raise _fail("cnf")
     status = claims.get("status")
-    status_list = status.get("status_list") if type(status) is dict else None
+    status_list = status.get("mcpa_grant_list") if type(status) is dict else None
     if (
         type(status_list) is not dict
         or type(status_list.get("idx")) is not int

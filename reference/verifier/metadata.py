@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_auth import SPEC_VERSION
+from mcp_auth.reference.jose import advertised_algs
 
 if TYPE_CHECKING:
     from mcp_auth.reference.verifier.settings import VerifierSettings
@@ -42,7 +43,7 @@ def protected_resource_metadata(settings: VerifierSettings) -> dict[str, Any]:
         "scopes_supported": list(scopes),
         "bearer_methods_supported": ["header"],
         "dpop_bound_access_tokens_required": True,
-        "dpop_signing_alg_values_supported": list(settings.allowed_algs),
+        "dpop_signing_alg_values_supported": advertised_algs(settings.allowed_algs),
         "mcpa_version": SPEC_VERSION,
     }
 

@@ -7,7 +7,7 @@ exempt_paths=(), public_origin=None)``
     success the principal is at ``scope["mcp_auth.principal"]`` (``get_principal``),
     ``scope["user"]`` and ``scope["auth"]`` (Starlette ``AuthCredentials``). On failure
     it answers exactly the spec's forms: ``WWW-Authenticate: DPoP error=...,
-    error_description=..., [scope=...,] algs="ES256 EdDSA", resource_metadata=...``
+    error_description=..., [scope=...,] algs="ES256 Ed25519", resource_metadata=...``
     with a JSON body ``{"error","error_description"}``, ``Cache-Control: no-store``;
     a request without ``Authorization`` gets the bare challenge and an empty body.
     Internal detail (requirement, detail) is logged, never sent. Anything other than a
@@ -44,6 +44,7 @@ from mcp_auth.reference.errors import (
     ServerError,
     TemporarilyUnavailable,
 )
+from mcp_auth.reference.jose import advertised_algs
 from mcp_auth.reference.verifier.extract import extract_credentials
 from mcp_auth.reference.verifier.metadata import resource_metadata_path
 from mcp_auth.reference.verifier.principal import Principal
@@ -74,7 +75,7 @@ def www_authenticate(
         params.append(f"error_description={_quoted(error.description)}")
         if scope is not None and isinstance(error, InsufficientScope):
             params.append(f"scope={_quoted(scope)}")
-    params.append(f"algs={_quoted(' '.join(settings.allowed_algs))}")
+    params.append(f"algs={_quoted(' '.join(advertised_algs(settings.allowed_algs)))}")
     params.append(f"resource_metadata={_quoted(settings.resource_metadata_url)}")
     return "DPoP " + ", ".join(params)
 

@@ -10,15 +10,17 @@ from typing import Any
 class Hop:
     """One actor of the chain."""
 
-    actor_type: str  # "agent" | "model" | "tool"
+    actor_type: str  # "agent" | "tool"
     sub: str
+    model: str | None = None  # the hop's ``mcpa_model``, when it named one
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling, for whom, under which grant, through which chain.
 
-    ``chain`` runs first actor first (the agent, then the model, then each tool);
+    ``chain`` runs first actor first (the agent, then each tool; each hop with the model
+    it used, when it named one);
     ``act`` is the token's nested ``act`` claim as received; ``claims`` is the whole
     verified claim set. Also usable as a Starlette ``request.user`` (``is_authenticated``,
     ``display_name``, ``identity``).
@@ -54,7 +56,11 @@ class Principal:
             "grant_id": self.grant_id,
             "client_id": self.client_id,
             "scopes": sorted(self.scopes),
-            "chain": [{"actor_type": h.actor_type, "sub": h.sub} for h in self.chain],
+            "chain": [
+                {"actor_type": h.actor_type, "sub": h.sub}
+                | ({"mcpa_model": h.model} if h.model is not None else {})
+                for h in self.chain
+            ],
             "jti": self.jti,
             "exp": self.exp,
         }

@@ -36,7 +36,7 @@ def status_uri_allowed(uri: str, issuer: str) -> bool:
 
 def status_reference(ctx: VerificationContext) -> tuple[str, int]:
     """``(uri, idx)`` of the token, or ``InvalidToken`` when the URI is not allowed."""
-    status_list = ctx.claims["status"]["status_list"]
+    status_list = ctx.claims["status"]["mcpa_grant_list"]
     uri: str = status_list["uri"]
     if not status_uri_allowed(uri, ctx.settings.issuer):
         raise InvalidToken(

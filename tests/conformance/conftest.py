@@ -87,7 +87,7 @@ def issuer_config(url: str, keys: dict[str, jose.Key], mode: str = "admin") -> d
         "models": ["model-1"],
     }
     return {
-        "spec_version": "draft-00",
+        "spec_version": "draft-01",
         "issuer": {
             "url": url,
             "agent": {

@@ -30,7 +30,7 @@ def toml_value(v):
 def base() -> dict:
     key = jose.Key.generate()
     return {
-        "spec_version": "draft-00",
+        "spec_version": "draft-01",
         "issuer": {
             "url": "http://127.0.0.1:8400",
             "agent": {"client_id": "agent-1", "private_jwk": key.private_jwk(), "model": "m"},
@@ -70,7 +70,7 @@ def test_toml_file_with_key_file(tmp_path):
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "agent.json").write_text(json.dumps(key.private_jwk()))
     (tmp_path / "target.toml").write_text(
-        'spec_version = "draft-00"\n[issuer]\nurl = "http://127.0.0.1:8400"\n'
+        'spec_version = "draft-01"\n[issuer]\nurl = "http://127.0.0.1:8400"\n'
         '[issuer.agent]\nclient_id = "a"\nprivate_jwk_file = "keys/agent.json"\nmodel = "m"\n'
         '[issuer.grants]\nmode = "existing"\ngrant_ids = ["g1"]\n'
     )
@@ -137,7 +137,7 @@ def test_bad_toml(tmp_path):
 
 def test_toml_roundtrip_of_base(tmp_path):
     data = base()
-    lines = ['spec_version = "draft-00"']
+    lines = ['spec_version = "draft-01"']
     lines.append("[issuer]")
     lines.append(f"url = {toml_value(data['issuer']['url'])}")
     lines.append("[issuer.agent]")

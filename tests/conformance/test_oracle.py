@@ -44,7 +44,8 @@ C = lambda p, v: Op("set", "claims", p, v)  # noqa: E731
 
 def test_valid_token_is_accepted(target):
     assert judge(target, Case()).accepted
-    assert judge(target, tok(alg="EdDSA")).accepted
+    assert judge(target, tok(alg="Ed25519")).accepted
+    assert judge(target, tok(alg="EdDSA")).accepted  # the deprecated alias (RFC 9864)
 
 
 @pytest.mark.parametrize(
@@ -88,17 +89,24 @@ def test_valid_token_is_accepted(target):
         (Case(proof=ProofRecipe(ath="wrong")), "MCPA-VER-022", 401, "invalid_dpop_proof"),
         (Case(proof=ProofRecipe(key="other")), "MCPA-VER-023", 401, "invalid_token"),
         (tok(chain=(("model", "m"), ("agent", "a"))), "MCPA-VER-025", 401, "invalid_token"),
+        (tok(chain=(("agent", "a"), ("model", "m"))), "MCPA-VER-025", 401, "invalid_token"),
+        (tok(C("act.act.act", None)), "MCPA-VER-025", 401, "invalid_token"),
         (
-            tok(chain=(("agent", "a"), ("model", "m"), *[("tool", "t")] * 4)),
+            tok(chain=(("agent", "a", "m"), *[("tool", "t")] * 5)),
             "MCPA-VER-026",
             401,
             "invalid_token",
         ),
         (tok(scope="other"), "MCPA-VER-027", 403, "insufficient_scope"),
         (tok(status_idx=-1), "MCPA-VER-028", 401, "invalid_token"),
-        (tok(C("status.status_list.uri", "$canary_status")), "MCPA-VER-028", 401, "invalid_token"),
         (
-            tok(C("status.status_list.uri", "$issuer_status_unavailable")),
+            tok(C("status.mcpa_grant_list.uri", "$canary_status")),
+            "MCPA-VER-028",
+            401,
+            "invalid_token",
+        ),
+        (
+            tok(C("status.mcpa_grant_list.uri", "$issuer_status_unavailable")),
             "MCPA-VER-029",
             503,
             "temporarily_unavailable",
@@ -189,12 +197,19 @@ def test_chain_grammar():
         "act": {
             "actor_type": "tool",
             "sub": "t",
-            "act": {"actor_type": "model", "sub": "m", "act": {"actor_type": "agent", "sub": "a"}},
+            "mcpa_model": "m2",
+            "act": {"actor_type": "agent", "sub": "a", "mcpa_model": "m"},
         },
     }
     assert oracle.chain_problem(ok) is None
-    assert oracle.chain_problem({**ok, "client_id": "a"}) is not None
-    assert oracle.chain_problem({"client_id": "a", "act": {"actor_type": "agent", "sub": "a"}})
+    assert oracle.chain_problem({**ok, "client_id": "a"}) is not None  # holder = outermost
+    assert (
+        oracle.chain_problem({"client_id": "a", "act": {"actor_type": "agent", "sub": "a"}}) is None
+    )
+    draft00 = {"actor_type": "model", "sub": "m", "act": {"actor_type": "agent", "sub": "a"}}
+    assert oracle.chain_problem({"client_id": "a", "act": draft00}) is not None
+    null_act = {"actor_type": "agent", "sub": "a", "act": None}
+    assert oracle.chain_problem({"client_id": "a", "act": null_act}) is not None
     deep: dict = {"actor_type": "agent", "sub": "a"}
     for _ in range(500):
         deep = {"actor_type": "tool", "sub": "t", "act": deep}

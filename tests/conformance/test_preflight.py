@@ -64,7 +64,7 @@ def run_cli(argv: list[str]) -> int:
 def verifier_config(tmp_path: Path, url: str) -> Path:
     cfg = tmp_path / "target.toml"
     cfg.write_text(
-        f'spec_version = "draft-00"\n[verifier]\nresource = "{url}"\nurl = "{url}"\n'
+        f'spec_version = "draft-01"\n[verifier]\nresource = "{url}"\nurl = "{url}"\n'
         f'method = "POST"\nrequired_scope = "data:read"\nissuer_port = {free_port()}\n'
     )
     return cfg
@@ -110,7 +110,7 @@ def test_static_file_server_is_not_an_issuer(tmp_path, capsys):
     with static_server(tmp_path / "www") as base:
         cfg = tmp_path / "target.toml"
         cfg.write_text(
-            f'spec_version = "draft-00"\n[issuer]\nurl = "{base}"\n'
+            f'spec_version = "draft-01"\n[issuer]\nurl = "{base}"\n'
             '[issuer.agent]\nclient_id = "a"\nmodel = "m"\n'
             'private_jwk = { kty = "OKP", crv = "Ed25519", '
             'x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", '

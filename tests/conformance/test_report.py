@@ -16,7 +16,7 @@ EVIL = '<script>alert("x")</script>&\u0000\ud7ff'
 
 def sample() -> Report:
     r = Report(
-        "draft-00",
+        "draft-01",
         "0.1.0",
         "quick",
         ["issuer", "verifier"],
@@ -57,10 +57,10 @@ def sample() -> Report:
             },
         ),
         CheckResult(
-            "verifier.eddsa_accepted",
-            "EdDSA",
+            "verifier.ed25519_accepted",
+            "Ed25519",
             "verifier",
-            ["MCPA-TOK-002"],
+            ["MCPA-TOK-023"],
             "SHOULD",
             outcome="warn",
             reason="refused",
@@ -116,7 +116,7 @@ def test_junit_parses(tmp_path):
     assert root.get("failures") == "1"
     for suite in root.iter("testsuite"):
         props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
-        assert props == {"spec_version": "draft-00", "suite_version": "0.1.0"}
+        assert props == {"spec_version": "draft-01", "suite_version": "0.1.0"}
 
 
 def test_html_escapes_everything(tmp_path):
@@ -127,7 +127,7 @@ def test_html_escapes_everything(tmp_path):
     assert "http" in text and "MCPA-VER-015" in text
     assert 'id="verifier.wrong_aud"' in text
     assert "Content-Security-Policy" in text
-    assert "suite mcp-auth-spec 0.1.0 (implements draft-00)" in text
+    assert "suite mcp-auth-spec 0.1.0 (implements draft-01)" in text
 
 
 def test_badges(tmp_path):
@@ -145,7 +145,7 @@ def test_badges(tmp_path):
     )
     ok = report_mod.badge_json(good)
     assert ok["message"] == "Issuer · Verifier (suite 0.1.0)" and ok["color"] == "brightgreen"
-    assert ok["label"] == "MCP-Auth draft-00"
+    assert ok["label"] == "MCP-Auth draft-01"
     untested = sample()
     untested.checks = []
     assert report_mod.badge_json(untested)["message"] == "not tested (suite 0.1.0)"
@@ -156,14 +156,14 @@ def test_html_failures_first_passes_collapsed_summary_links(tmp_path):
     summary = text.index("<h2>Summary</h2>")
     failure = text.index('<section class="failure fail" id="verifier.wrong_aud">')
     xfail = text.index('id="issuer.jwks"')
-    warn = text.index('id="verifier.eddsa_accepted"')
+    warn = text.index('id="verifier.ed25519_accepted"')
     skipped = text.index('<details id="skip">')
     passed = text.index('<details id="pass">')
     assert summary < failure < xfail < warn < skipped < passed
     assert '<details id="pass" open' not in text  # collapsed by default
     # The summary links every check not met, and counts per class and per chapter.
     head = text[summary:failure]
-    for check_id in ("verifier.wrong_aud", "issuer.jwks", "verifier.eddsa_accepted"):
+    for check_id in ("verifier.wrong_aud", "issuer.jwks", "verifier.ed25519_accepted"):
         assert f'href="#{check_id}"' in head
     assert "Verifier class" in head and "5. Verification" in head
     assert "<script" not in text.lower()
@@ -175,10 +175,10 @@ def test_html_requirement_text_rendered_and_linked_to_the_run_version(tmp_path):
     # MCPA-VER-015's text, rendered from Markdown (no raw backticks) and quoted inline.
     assert "answer 401 <code>invalid_token</code> unless <code>aud</code> is identical" in text
     assert "`invalid_token`" not in text
-    assert 'href="https://mcp-auth.dev/draft-00/05-verification/#MCPA-VER-015"' in text
-    r.spec_version = "draft-01"  # the links follow the version the run used
-    text = html_report(r)
     assert 'href="https://mcp-auth.dev/draft-01/05-verification/#MCPA-VER-015"' in text
+    r.spec_version = "draft-02"  # the links follow the version the run used
+    text = html_report(r)
+    assert 'href="https://mcp-auth.dev/draft-02/05-verification/#MCPA-VER-015"' in text
 
 
 def test_aborted_run_in_json_and_html(tmp_path):

@@ -67,7 +67,7 @@ def test_cli_bad_config_exit_2(tmp_path, capsys):
 
     from mcp_auth.command_errors import run_handler
 
-    (tmp_path / "t.toml").write_text('spec_version = "draft-00"\n[verifier]\nurl = 5\n')
+    (tmp_path / "t.toml").write_text('spec_version = "draft-01"\n[verifier]\nurl = 5\n')
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
     args = parser.parse_args(
@@ -85,7 +85,7 @@ def test_verifier_only_config_skips_issuer(tmp_path):
     from mcp_auth.conformance.profiles import PROFILES
 
     opts = runner.RunOptions(
-        config=TargetConfig("draft-00"),
+        config=TargetConfig("draft-01"),
         roles=["issuer"],
         profile=PROFILES["quick"],
         seed=0,
@@ -157,7 +157,7 @@ def test_cli_against_external_verifier_with_expected_failures(tmp_path, capsys):
 
     with mini_verifier("ignores_aud") as (mini, port):
         (tmp_path / "target.toml").write_text(
-            'spec_version = "draft-00"\n[verifier]\n'
+            'spec_version = "draft-01"\n[verifier]\n'
             f'resource = "{mini.resource}"\nurl = "{mini.resource}"\nmethod = "POST"\n'
             f'required_scope = "data:read"\nissuer_port = {port}\n'
         )

@@ -29,7 +29,7 @@ def judge(case: Case) -> oracle.Expectation:
 @given(strategies.chains())
 def test_chains_are_well_formed(chain):
     act = build_act(chain)
-    holder = next(s for t, s in reversed(chain) if t != "model")
+    holder = chain[-1][1]  # the outermost hop is the current actor
     assert oracle.chain_problem({"act": act, "client_id": holder}) is None
     assert len(oracle.chain_of(act) or []) == len(chain)
 
@@ -38,7 +38,7 @@ def test_chains_are_well_formed(chain):
 @given(strategies.malformed_chains())
 def test_malformed_chains_are_malformed(chain):
     act = build_act(chain)
-    holder = next((s for t, s in reversed(chain) if t != "model"), "x")
+    holder = chain[-1][1]
     assert oracle.chain_problem({"act": act, "client_id": holder}) is not None
 
 

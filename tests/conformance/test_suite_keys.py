@@ -73,7 +73,7 @@ def test_two_runs_with_different_out_against_one_verifier_both_pass(tmp_path, ca
     token met a verifier that had refreshed its JWK Set seconds before (exit 2)."""
     with mini_verifier() as (mini, port):
         (tmp_path / "target.toml").write_text(
-            'spec_version = "draft-00"\n[verifier]\n'
+            'spec_version = "draft-01"\n[verifier]\n'
             f'resource = "{mini.resource}"\nurl = "{mini.resource}"\nmethod = "POST"\n'
             f'required_scope = "data:read"\nissuer_port = {port}\n'
         )
@@ -135,7 +135,7 @@ def test_fresh_keys_wait_out_the_refresh_interval(tmp_path, capsys, monkeypatch)
             mini._jwks_at -= seconds  # as if that much time had passed
 
         (tmp_path / "target.toml").write_text(
-            'spec_version = "draft-00"\n[verifier]\n'
+            'spec_version = "draft-01"\n[verifier]\n'
             f'resource = "{mini.resource}"\nurl = "{mini.resource}"\nmethod = "POST"\n'
             f'required_scope = "data:read"\nissuer_port = {port}\n'
         )

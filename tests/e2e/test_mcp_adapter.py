@@ -42,7 +42,7 @@ STATUS_URI = f"{ISSUER}/status/1"
 METADATA_URL = "http://127.0.0.1:8401/.well-known/oauth-protected-resource/mcp"
 ISSUER_KEY = generate_private_key("ES256")
 KEYS = load_jwks({"keys": [public_jwk(ISSUER_KEY, "k1", "ES256")]})
-ACT = {"actor_type": "model", "sub": "model-x", "act": {"actor_type": "agent", "sub": "agent-1"}}
+ACT = {"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"}
 
 
 def mint(holder: DPoPKey, *, scope: str = "data:read files:read", idx: int = 3) -> str:
@@ -58,7 +58,7 @@ def mint(holder: DPoPKey, *, scope: str = "data:read files:read", idx: int = 3) 
         "scope": scope,
         "grant_id": "grant-1",
         "cnf": {"jkt": holder.thumbprint()},
-        "status": {"status_list": {"idx": idx, "uri": STATUS_URI}},
+        "status": {"mcpa_grant_list": {"idx": idx, "uri": STATUS_URI}},
         "act": ACT,
     }
     return sign_compact({"typ": "mcpa+jwt", "kid": "k1"}, claims, ISSUER_KEY, "ES256")
@@ -129,10 +129,7 @@ def test_tool_handlers_see_the_verified_principal() -> None:
     assert sorted(seen["scopes"]) == ["data:read", "files:read"]
     assert seen["act"] == ACT
     assert seen["grant_id"] == "grant-1"
-    assert seen["chain"] == [
-        {"actor_type": "agent", "sub": "agent-1"},
-        {"actor_type": "model", "sub": "model-x"},
-    ]
+    assert seen["chain"] == [{"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"}]
     assert seen["principal"]["grant_id"] == "grant-1"
     assert seen["same_token"] is True
     assert seen["other_token_accepted"] is False
@@ -198,4 +195,4 @@ def test_metadata_is_mcp_auth_s_not_the_sdk_s() -> None:
     assert metadata["resource"] == RESOURCE
     assert metadata["authorization_servers"] == [ISSUER]
     assert metadata["dpop_bound_access_tokens_required"] is True
-    assert metadata["mcpa_version"] == "draft-00"
+    assert metadata["mcpa_version"] == "draft-01"

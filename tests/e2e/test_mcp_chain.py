@@ -43,10 +43,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 HOST = "127.0.0.1"
 STATUS_MAX_AGE = 2  # seconds the example server may use a fetched status list
 
-AGENT_CHAIN = [
-    {"actor_type": "agent", "sub": "demo-agent"},
-    {"actor_type": "model", "sub": "demo-model"},
-]
+AGENT_CHAIN = [{"actor_type": "agent", "sub": "demo-agent", "mcpa_model": "demo-model"}]
 TOOL_CHAIN = [*AGENT_CHAIN, {"actor_type": "tool", "sub": "demo-tool-1"}]
 
 
@@ -244,7 +241,7 @@ def test_resource_metadata_names_the_issuer(stack: Stack) -> None:
     assert metadata["resource"] == stack.mcp_url
     assert metadata["authorization_servers"] == [stack.issuer]
     assert metadata["dpop_bound_access_tokens_required"] is True
-    assert metadata["mcpa_version"] == "draft-00"
+    assert metadata["mcpa_version"] == "draft-01"
 
 
 def test_missing_token_is_challenged(stack: Stack) -> None:
@@ -399,10 +396,11 @@ def test_chain_audit_and_revocation(stack: Stack) -> None:
     # The tool can no longer exchange the agent's token either.
     with httpx.Client(timeout=10) as http, pytest.raises(IssuerError) as refused:
         stack.tool_client(http).exchange(agent_token, resource=stack.resource_url)
-    assert refused.value.error == "invalid_grant"
+    assert refused.value.error == "invalid_request"  # RFC 8693 section 2.2.2
+    assert refused.value.mcpa_error == "grant_revoked"
     events = stack.events()
     assert "grant.revoked" in [e["type"] for e in events]
     assert events[-1]["type"] == "token.refused"
     assert events[-1]["client_id"] == "demo-tool-1"
-    assert events[-1]["error"] == "invalid_grant"
+    assert events[-1]["error"] == "invalid_request"
     _run(f"audit verify --data-dir {stack.quoted_dir}")

@@ -55,7 +55,7 @@ ISSUER_KEY = generate_private_key("ES256")
 KEYS = load_jwks({"keys": [public_jwk(ISSUER_KEY, "k1", "ES256")]})
 HOLDER = generate_private_key("ES256")
 HOLDER_JWK = public_jwk(HOLDER)
-ACT = {"actor_type": "model", "sub": "model-x", "act": {"actor_type": "agent", "sub": "agent-1"}}
+ACT = {"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"}
 
 
 def mint() -> str:
@@ -71,7 +71,7 @@ def mint() -> str:
         "scope": "data:read",
         "grant_id": "grant-1",
         "cnf": {"jkt": jwk_thumbprint(HOLDER_JWK)},
-        "status": {"status_list": {"idx": 3, "uri": STATUS_URI}},
+        "status": {"mcpa_grant_list": {"idx": 3, "uri": STATUS_URI}},
         "act": ACT,
     }
     return sign_compact({"typ": "mcpa+jwt", "kid": "k1"}, claims, ISSUER_KEY, "ES256")

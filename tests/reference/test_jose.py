@@ -259,7 +259,9 @@ def test_rfc8037_ed25519_example_in_profile() -> None:
     jwk = _public_part(data["input"]["key"])
     key = public_key_from_jwk(jwk, "EdDSA")
     jws = parse_compact_raw(data["output"]["compact"], max_length=8192)
+    # RFC 8037's example says "EdDSA": the deprecated alias (RFC 9864), still accepted
     verify_signature(jws, key, "EdDSA")  # default allow-list = the MCP-Auth profile
+    verify_signature(jws, key, "Ed25519")  # the same key under the fully-specified name
     # RFC 8037 appendix A.3 thumbprint of this key
     assert jwk_thumbprint(jwk) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
@@ -931,3 +933,20 @@ def test_parse_compact_matches_regex_oracle(pieces: list[str]) -> None:
     except JoseError as exc:
         got = exc.code
     assert got == _regex_parse_compact(token)
+
+
+def test_rfc9864_ed25519_and_the_eddsa_alias() -> None:
+    """Ed25519 is emitted and advertised; EdDSA is accepted as its alias, never advertised."""
+    key = generate_private_key("Ed25519")
+    token = sign_compact({"typ": "x"}, {"a": 1}, key, jose.alg_for_key(key))
+    jws = parse_compact(token, max_length=8192)
+    assert jws.header["alg"] == "Ed25519"
+    verify_signature(jws, key.public_key(), "Ed25519")
+    verify_signature(jws, key.public_key(), "EdDSA")  # a key published under the old name
+    assert jose.advertised_algs(ALLOWED_ALGS) == ["ES256", "Ed25519"]
+    assert jose.canonical_alg("EdDSA") == "Ed25519" and jose.same_alg("EdDSA", "Ed25519")
+    assert public_jwk(key, "k", "EdDSA")["alg"] == "EdDSA"  # accepted for old key stores
+    ks = load_jwks({"keys": [public_jwk(key, "k", "EdDSA")]})
+    assert ks.select("k", "Ed25519").kid == "k"
+    with pytest.raises(JoseError):
+        verify_signature(jws, key.public_key(), "Ed25519", allowed_algs=("ES256", "EdDSA"))

@@ -72,7 +72,7 @@ def test_is_a_valid_2020_12_schema(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_id_matches_file_name(name: str) -> None:
-    assert schemas.load(name)["$id"] == f"https://mcp-auth.dev/schemas/draft-00/{name}.schema.json"
+    assert schemas.load(name)["$id"] == f"https://mcp-auth.dev/schemas/draft-01/{name}.schema.json"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -115,7 +115,7 @@ def test_requirement_id_pattern_everywhere() -> None:
 
 def test_unknown_ref_is_never_fetched() -> None:
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "$ref": "https://mcp-auth.dev/schemas/draft-00/nowhere.schema.json"}  # fmt: skip
+              "$ref": "https://mcp-auth.dev/schemas/draft-01/nowhere.schema.json"}  # fmt: skip
     validator = Draft202012Validator(schema, registry=schemas.registry())
     with pytest.raises(Unresolvable):
         validator.validate({})

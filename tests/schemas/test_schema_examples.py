@@ -40,6 +40,8 @@ INCLUDED = [
     "token-request-exchange/valid.json",
     "token-response/valid.json",
     "error-response/valid-invalid-grant.json",
+    "error-response/valid-exchange-refused.json",
+    "token-request-exchange/valid-tool-model.json",
     "introspection-response/valid-active.json",
     "introspection-response/valid-inactive.json",
     "issuer-metadata/valid.json",
@@ -57,7 +59,6 @@ INCLUDED = [
 
 # Where the slug alone does not name what the error report shows: the expected clue.
 CLUE: dict[str, str] = {
-    "actor-hop/invalid-missing-model-hop": "$.act.actor_type",
     "introspection-response/invalid-inactive-with-claims": "maxProperties",
     "conformance-target/invalid-no-section": "anyOf",
 }
@@ -220,7 +221,10 @@ def test_exchange_attenuates() -> None:
         assert exchanged[claim] == initial[claim]
     grant = example("grant/valid-active.json")
     assert exchanged["aud"] in grant["resources"] and initial["aud"] in grant["resources"]
-    assert initial["status"]["status_list"] == grant["status_list"]
+    assert initial["status"]["mcpa_grant_list"] == grant["status_list"]
+    assert initial["act"]["actor_type"] == "agent" and initial["act"]["sub"] == grant["client_id"]
+    assert initial["act"]["mcpa_model"] in grant["models"]
+    assert exchanged["act"]["sub"] == exchanged["client_id"] in grant["tools"]
 
 
 def test_status_list_bits() -> None:
@@ -233,6 +237,41 @@ def test_status_list_bits() -> None:
 
     assert bit(example("grant/valid-active.json")["status_list"]["idx"]) == 0
     assert bit(example("grant/valid-revoked.json")["status_list"]["idx"]) == 1
+
+
+def test_generated_examples_are_current() -> None:
+    """The signed and derived examples are what tools/gen_examples.py writes (deterministic:
+    RFC 6979 ECDSA, Ed25519), so regenerating changes nothing."""
+    import runpy
+
+    gen = runpy.run_path(str(ROOT / "tools" / "gen_examples.py"))
+    assert gen["main"](["--check"]) == 0
+
+
+def test_example_tokens_verify_with_the_example_keys() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    keys = json.loads((ROOT / "tools" / "example_keys.json").read_text("utf-8"))["keys"]
+    by_kid = {k["kid"]: k for k in keys.values()}
+    tokens = [
+        example("token-response/valid.json")["access_token"],
+        example("token-request-grant/valid.json")["client_assertion"],
+        example("token-request-exchange/valid.json")["client_assertion"],
+    ]
+    for token in tokens:
+        header, _ = jwt_parts(token)
+        jwk = by_kid[header["kid"]]
+        head, body, sig = token.split(".")
+        raw = b64url_decode(sig)
+        public = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64url_decode(jwk["x"]), "big"),
+            int.from_bytes(b64url_decode(jwk["y"]), "big"),
+            ec.SECP256R1(),
+        ).public_key()
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        public.verify(der, f"{head}.{body}".encode("ascii"), ec.ECDSA(SHA256()))
 
 
 def audit_hash(event: dict[str, Any]) -> str:

@@ -33,6 +33,9 @@ DEFECTS = (
     "grants_cacheable",
     "refresh_token_on_exchange",
     "actor_is_grant_client",
+    "exchange_invalid_grant",  # draft-00: invalid_grant for an unacceptable subject token
+    "endpoint_audience",  # draft-00: accepts the endpoint URL as a client assertion's aud
+    "model_hop",  # draft-00: the model as the outermost hop of the agent's token
 )
 GRANT_STATUSES = ("pending", "active", "denied", "revoked", "expired")
 CONSENT_HEADERS = {
@@ -48,9 +51,11 @@ MAX_DEPTH = 5
 
 
 class OAuth(Exception):
-    def __init__(self, error: str, desc: str = "", status: int = 400) -> None:
+    def __init__(
+        self, error: str, desc: str = "", status: int = 400, mcpa_error: str | None = None
+    ) -> None:
         super().__init__(desc)
-        self.error, self.desc, self.status = error, desc, status
+        self.error, self.desc, self.status, self.mcpa_error = error, desc, status, mcpa_error
         self.headers = {"WWW-Authenticate": 'Bearer realm="mini"'} if status == 401 else {}
 
 
@@ -128,18 +133,18 @@ class MiniIssuer:
             "grant_types_supported": [GT_GRANT, GT_XCH],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "Ed25519"],
             "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
             "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
-            "mcpa_version": "draft-00",
+            "dpop_signing_alg_values_supported": ["ES256", "Ed25519"],
+            "mcpa_version": "draft-01",
             "mcpa_grants_endpoint": f"{u}/grants",
             "mcpa_consent_endpoint": f"{u}/consent",
             "mcpa_max_chain_depth": MAX_DEPTH,
             "mcpa_max_token_lifetime": LIFETIME,
             "mcpa_status_list_max_age": 60,
-            "mcpa_token_signing_alg_values_supported": ["ES256", "EdDSA"],
-            "mcpa_actor_types_supported": ["agent", "model", "tool"],
+            "mcpa_token_signing_alg_values_supported": ["ES256", "Ed25519"],
+            "mcpa_actor_types_supported": ["agent", "tool"],
         }
 
     def audit(self, type_: str, actor: dict[str, str] | None = None, **fields: Any) -> None:
@@ -181,12 +186,15 @@ class MiniIssuer:
             claims = jwt.decode(
                 assertion,
                 key,
-                algorithms=["ES256", "EdDSA"],
-                audience=[self.url, endpoint],
+                algorithms=["ES256", "Ed25519", "EdDSA"],
+                audience=[self.url, endpoint] if self.defect == "endpoint_audience" else self.url,
                 options={"require": ["exp", "jti", "iss", "sub", "aud"]},
             )
         except jwt.PyJWTError:
             raise OAuth("invalid_client", "bad client assertion", 401) from None
+        # rfc7523bis: the issuer identifier as the sole audience value (string or [string])
+        if claims["aud"] not in (self.url, [self.url]) and self.defect != "endpoint_audience":
+            raise OAuth("invalid_client", "assertion aud is not the issuer alone", 401)
         if (
             claims["exp"] - claims.get("iat", int(time.time())) > 300
             or claims["exp"] > time.time() + 300
@@ -205,7 +213,7 @@ class MiniIssuer:
             jwk = header.get("jwk")
             if header.get("typ") != "dpop+jwt" or not isinstance(jwk, dict) or "d" in jwk:
                 raise OAuth("invalid_dpop_proof", "bad proof header")
-            claims = jwt.decode(proof, jwt.PyJWK(jwk).key, algorithms=["ES256", "EdDSA"])
+            claims = jwt.decode(proof, jwt.PyJWK(jwk).key, algorithms=["ES256", "Ed25519", "EdDSA"])
         except (jwt.PyJWTError, ValueError, KeyError):
             raise OAuth("invalid_dpop_proof", "bad proof") from None
         now = time.time()
@@ -225,9 +233,17 @@ class MiniIssuer:
             claims: dict[str, Any] = jwt.decode(
                 token, self.key.public_key(), algorithms=["ES256"], options={"verify_aud": False}
             )
+        except jwt.ExpiredSignatureError:
+            raise self.refuse("subject token expired", "subject_token_expired") from None
         except jwt.PyJWTError:
-            raise OAuth("invalid_grant", "subject token invalid") from None
+            raise self.refuse("subject token invalid", "subject_token_invalid") from None
         return claims
+
+    def refuse(self, desc: str, mcpa_error: str) -> OAuth:
+        """An unacceptable subject token: invalid_request + mcpa_error (RFC 8693 2.2.2)."""
+        if self.defect == "exchange_invalid_grant":
+            return OAuth("invalid_grant", desc)
+        return OAuth("invalid_request", desc, mcpa_error=mcpa_error)
 
     # -- token endpoint --------------------------------------------------------------------------
     async def form(self, request: Request) -> dict[str, str]:
@@ -310,7 +326,10 @@ class MiniIssuer:
             "grant_id": g["grant_id"],
             "cnf": {"jkt": jkt},
             "status": {
-                "status_list": {"idx": g["status_list"]["idx"], "uri": g["status_list"]["uri"]}
+                "mcpa_grant_list": {
+                    "idx": g["status_list"]["idx"],
+                    "uri": g["status_list"]["uri"],
+                }
             },
             "act": act,
         }
@@ -348,11 +367,17 @@ class MiniIssuer:
         scope = f["scope"].split(" ") if f.get("scope") else list(g["scopes"])
         if not set(scope) <= set(g["scopes"]):
             raise OAuth("invalid_scope", "scope not in grant")
-        act = {
-            "actor_type": "model",
-            "sub": f["actor_model"],
-            "act": {"actor_type": "agent", "sub": client_id},
+        act: dict[str, Any] = {
+            "actor_type": "agent",
+            "sub": client_id,
+            "mcpa_model": f["actor_model"],
         }
+        if self.defect == "model_hop":
+            act = {
+                "actor_type": "model",
+                "sub": f["actor_model"],
+                "act": {"actor_type": "agent", "sub": client_id},
+            }
         exp = min(int(time.time()) + LIFETIME, g["expires_at"])
         return self.mint(
             g,
@@ -377,19 +402,26 @@ class MiniIssuer:
 
     def exchange(self, client_id: str, f: dict[str, str], jkt: str) -> dict[str, Any]:
         sub = self.verify_own(f["subject_token"])
-        if sub["exp"] <= time.time() or self.lineage_revoked(sub["jti"]):
-            raise OAuth("invalid_grant", "subject token inactive")
-        g = self.active_grant(sub["grant_id"])
+        if sub["exp"] <= time.time():
+            raise self.refuse("subject token expired", "subject_token_expired")
+        if self.lineage_revoked(sub["jti"]):
+            raise self.refuse("subject token revoked", "subject_token_revoked")
+        try:
+            g = self.active_grant(sub["grant_id"])
+        except OAuth:
+            raise self.refuse("grant not active", "grant_revoked") from None
         exchanger = self.clients[client_id]
         if exchanger.get("resource") != sub["aud"] and self.defect != "non_audience_exchange":
-            raise OAuth("invalid_grant", "only the audience may exchange")
+            raise self.refuse("only the audience may exchange", "not_audience")
         if client_id not in g["tools"]:
-            raise OAuth("invalid_grant", "tool not in grant")
+            raise self.refuse("tool not in grant", "tool_not_allowed")
         depth, node = 0, sub["act"]
         while isinstance(node, dict):
             depth, node = depth + 1, node.get("act")
         if depth + 1 > min(g["max_depth"], MAX_DEPTH) and self.defect != "ignores_depth":
-            raise OAuth("invalid_grant", "too deep")
+            raise self.refuse("too deep", "depth_exceeded")
+        if f.get("actor_model") and f["actor_model"] not in g["models"]:
+            raise self.refuse("model not in grant", "model_not_allowed")
         if f["resource"] not in g["resources"]:
             raise OAuth("invalid_target", "resource not in grant")
         scope = f["scope"].split(" ") if f.get("scope") else sub["scope"].split(" ")
@@ -402,7 +434,10 @@ class MiniIssuer:
             if self.defect == "extends_expiry"
             else min(now + LIFETIME, sub["exp"], g["expires_at"])
         )
-        act = {"actor_type": "tool", "sub": client_id, "act": sub["act"]}
+        act: dict[str, Any] = {"actor_type": "tool", "sub": client_id, "act": sub["act"]}
+        if f.get("actor_model"):  # a tool that samples its own model (MCPA-XCH-016)
+            act = {"actor_type": "tool", "sub": client_id, "mcpa_model": f["actor_model"]}
+            act["act"] = sub["act"]
         minted = self.mint(
             g,
             holder=client_id,
@@ -607,8 +642,11 @@ class MiniIssuer:
                 try:
                     result = await fn(request)
                 except OAuth as exc:
+                    body = {"error": exc.error, "error_description": exc.desc}
+                    if exc.mcpa_error:
+                        body["mcpa_error"] = exc.mcpa_error
                     return JSONResponse(
-                        {"error": exc.error, "error_description": exc.desc},
+                        body,
                         status_code=exc.status,
                         headers={**NO_STORE, **exc.headers},
                     )

@@ -36,8 +36,11 @@ DEFECTS = (
     "accepts_bearer",
     "skips_replay",
     "unbounded_status_list",
+    "refuses_ed25519",  # draft-00's allow-list: only the polymorphic EdDSA
+    "accepts_model_hop",  # draft-00's chain grammar: agent, model, tool*
 )
 SKEW = 30
+ALGS = ("ES256", "Ed25519", "EdDSA")  # RFC 9864: EdDSA is the deprecated alias of Ed25519
 MAX_LIST_BYTES = 1 << 20
 N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -107,7 +110,7 @@ def verify(jwk: dict[str, Any], alg: str, data: bytes, sig: bytes) -> bool:
                 return False
             pub.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
             return True
-        if alg == "EdDSA" and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        if alg in ("Ed25519", "EdDSA") and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
             ed25519.Ed25519PublicKey.from_public_bytes(b64d(jwk["x"])).verify(sig, data)
             return True
     except (InvalidSignature, ValueError, KeyError, TypeError):
@@ -148,7 +151,7 @@ class MiniVerifier:
 
     def key_for(self, header: dict[str, Any]) -> dict[str, Any]:
         kid, alg = header.get("kid"), header.get("alg")
-        crv = {"ES256": "P-256", "EdDSA": "Ed25519"}[str(alg)]
+        crv = {"ES256": "P-256", "Ed25519": "Ed25519", "EdDSA": "Ed25519"}[str(alg)]
         for attempt in (False, True):
             found = [
                 k
@@ -212,7 +215,8 @@ class MiniVerifier:
             raise bad_token("typ")
         alg = header.get("alg")
         unsigned = self.defect == "accepts_alg_none" and str(alg).lower() == "none"
-        if alg not in ("ES256", "EdDSA") and not unsigned:
+        algs = ("ES256", "EdDSA") if self.defect == "refuses_ed25519" else ALGS
+        if alg not in algs and not unsigned:
             raise bad_token("alg")
         if self.defect == "fetches_jku" and "jku" in header:
             jwks = self.http.get(str(header["jku"])).json()
@@ -238,7 +242,7 @@ class MiniVerifier:
         cnf, st = claims.get("cnf"), claims.get("status")
         if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
             raise bad_token("cnf")
-        sl = st.get("status_list") if isinstance(st, dict) else None
+        sl = st.get("mcpa_grant_list") if isinstance(st, dict) else None
         if (
             not isinstance(sl, dict)
             or not is_int(sl.get("idx"))
@@ -283,7 +287,7 @@ class MiniVerifier:
         jwk = header.get("jwk")
         if (
             header.get("typ") != "dpop+jwt"
-            or header.get("alg") not in ("ES256", "EdDSA")
+            or header.get("alg") not in ALGS
             or not isinstance(jwk, dict)
             or "d" in jwk
         ):
@@ -317,20 +321,25 @@ class MiniVerifier:
 
     def check_chain(self, claims: dict[str, Any]) -> None:
         hops, node = [], claims["act"]
-        while node is not None:
+        while True:
             if not isinstance(node, dict) or len(hops) > 32:
                 raise bad_token("chain")
             hops.append(node)
-            node = node.get("act")
+            if "act" not in node:
+                break
+            node = node["act"]
         kinds = [h.get("actor_type") for h in reversed(hops)]
+        if self.defect == "accepts_model_hop":  # draft-00: agent, model, tool*
+            hops = [h for h in hops if h.get("actor_type") != "model"]
+            kinds = [k for k in kinds if k != "model"]
         if (
             any(not isinstance(h.get("sub"), str) for h in hops)
-            or kinds[:2] != ["agent", "model"]
-            or any(k != "tool" for k in kinds[2:])
+            or any("mcpa_model" in h and not isinstance(h["mcpa_model"], str) for h in hops)
+            or kinds[:1] != ["agent"]
+            or any(k != "tool" for k in kinds[1:])
         ):
             raise bad_token("chain grammar")
-        holder = next(h["sub"] for h in hops if h["actor_type"] != "model")
-        if claims["client_id"] != holder:
+        if claims["client_id"] != hops[0]["sub"]:
             raise bad_token("client_id")
         if len(hops) > 5:
             raise bad_token("depth")
@@ -347,7 +356,7 @@ class MiniVerifier:
             try:
                 claims = self.check(request)
             except Reject as exc:
-                challenge = 'DPoP algs="ES256 EdDSA"'
+                challenge = 'DPoP algs="ES256 Ed25519"'
                 if exc.error:
                     challenge += f', error="{exc.error}", error_description="{exc.desc}"'
                 if exc.error == "insufficient_scope":
@@ -370,8 +379,8 @@ class MiniVerifier:
                     "scopes_supported": self.scope.split(),
                     "bearer_methods_supported": ["header"],
                     "dpop_bound_access_tokens_required": True,
-                    "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
-                    "mcpa_version": "draft-00",
+                    "dpop_signing_alg_values_supported": ["ES256", "Ed25519"],
+                    "mcpa_version": "draft-01",
                 }
             )
 

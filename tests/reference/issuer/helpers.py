@@ -15,9 +15,17 @@ def assert_error(response: httpx.Response, status: int, error: str) -> dict[str,
     body: dict[str, Any] = response.json()
     assert body["error"] == error, body
     validate("error-response", body)
-    assert set(body) <= {"error", "error_description", "error_uri"}
+    assert set(body) <= {"error", "error_description", "error_uri", "mcpa_error"}
     assert "Traceback" not in response.text
     assert response.headers.get("cache-control") == "no-store"
+    return body
+
+
+def assert_exchange_refused(response: httpx.Response, mcpa_error: str) -> dict[str, Any]:
+    """An unacceptable subject token: 400 ``invalid_request`` with MCP-Auth's reason
+    (RFC 8693 section 2.2.2, MCPA-XCH-015)."""
+    body = assert_error(response, 400, "invalid_request")
+    assert body.get("mcpa_error") == mcpa_error, body
     return body
 
 

@@ -33,11 +33,7 @@ def fill(db: Database, n: int = 5) -> list[dict]:
                     token_jti=f"j{i}",
                     scope="a b",
                     resource="https://r.test/",
-                    act={
-                        "actor_type": "model",
-                        "sub": "m",
-                        "act": {"actor_type": "agent", "sub": "c"},
-                    },
+                    act={"actor_type": "agent", "sub": "c", "mcpa_model": "m"},
                 )
             )
     return events

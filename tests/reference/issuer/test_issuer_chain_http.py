@@ -12,13 +12,22 @@ from mcp_auth.reference.issuer.scopes import is_subset, parse_scope
 
 def test_chain_grammar() -> None:
     act = chain.issuance_chain("a", "m")
-    assert chain.depth(act) == 2 and chain.holder(act) == "a"
-    act = chain.append_tool(chain.append_tool(act, "t1"), "t2")
-    assert chain.depth(act) == 4 and chain.holder(act) == "t2"
+    assert act == {"actor_type": "agent", "sub": "a", "mcpa_model": "m"}
+    assert chain.depth(act) == 1 and chain.holder(act) == "a"  # one hop per holder
+    act = chain.append_tool(chain.append_tool(act, "t1"), "t2", "m2")
+    assert chain.depth(act) == 3 and chain.holder(act) == "t2"
+    assert act["mcpa_model"] == "m2" and "mcpa_model" not in act["act"]
+    assert chain.models(act) == ["m2", "m"]
+    assert chain.hops(
+        {"actor_type": "tool", "sub": "t", "act": {"actor_type": "agent"} | {"sub": "a"}}
+    )
     for bad in (
         None,
-        {"actor_type": "agent", "sub": "a"},
-        {"actor_type": "tool", "sub": "t", "act": {"actor_type": "agent", "sub": "a"}},
+        {"actor_type": "tool", "sub": "t"},
+        {"actor_type": "agent", "sub": "a", "act": None},
+        {"actor_type": "agent", "sub": "a", "mcpa_model": 5},
+        {"actor_type": "agent", "sub": "a", "act": {"actor_type": "agent", "sub": "a"}},
+        {"actor_type": "model", "sub": "m", "act": {"actor_type": "agent", "sub": "a"}},
         {"actor_type": "model", "sub": "m", "act": {"actor_type": "model", "sub": "m"}},
         {"actor_type": "model", "sub": 5, "act": {"actor_type": "agent", "sub": "a"}},
         {"actor_type": "user", "sub": "u", "act": {"actor_type": "agent", "sub": "a"}},

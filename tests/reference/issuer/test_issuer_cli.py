@@ -139,7 +139,7 @@ def test_demo_seed_target_and_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
         "5. introspection",
         "6. revocation",
         "active = False",
-        "refused: 400 invalid_grant",
+        "refused: 400 invalid_request (subject_token_revoked)",
         "demo-agent (model demo-model) → demo-tool-1 → demo-tool-2 → demo-tool-3 → resource",
         "all 8 steps behaved as specified",
     ):
@@ -193,7 +193,7 @@ def test_demo_seed_chooses_addresses(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert grant["tools"] == ["demo-tool-1"]
         assert demo.chain(settings, http=http) == 0
     out = capsys.readouterr().out
-    for step in ("2. exchange", "3. introspection", "4. revocation", "invalid_grant"):
+    for step in ("2. exchange", "3. introspection", "4. revocation", "invalid_request"):
         assert step in out
     clients = {c.client_id: c.resource for c in list_clients(app.state.ctx.db)}
     app.state.ctx.db.close()

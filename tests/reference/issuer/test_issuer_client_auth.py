@@ -19,8 +19,6 @@ from mcp_auth.reference.jose import (
 
 from .conftest import ISSUER, World
 
-AUDS = (ISSUER, f"{ISSUER}/token")
-
 
 def assertion(
     world: World,
@@ -53,12 +51,12 @@ def assertion(
 
 
 def check(world: World, token: str) -> None:
-    verify_assertion(world.ctx.db, token, AUDS)
+    verify_assertion(world.ctx.db, token, ISSUER)
 
 
-def test_valid_and_endpoint_audience(world: World) -> None:
+def test_valid_audiences(world: World) -> None:
     check(world, assertion(world))
-    check(world, assertion(world, aud=f"{ISSUER}/token"))
+    check(world, assertion(world, aud=[ISSUER]))  # an array whose sole element (rfc7523bis)
     check(world, assertion(world, header={"kid": None}))  # single key, no kid
     check(world, assertion(world, iat=None))
 
@@ -72,8 +70,15 @@ def test_valid_and_endpoint_audience(world: World) -> None:
         {"aud": "https://other.test"},
         {"aud": None},
         {"aud": []},
-        {"aud": [ISSUER]},
+        {"aud": [ISSUER, ISSUER]},
         {"aud": ["https://other.test", ISSUER]},
+        # rfc7523bis: the token endpoint URL, or any other endpoint URL, is never an audience
+        {"aud": f"{ISSUER}/token"},
+        {"aud": [f"{ISSUER}/token"]},
+        {"aud": f"{ISSUER}/revoke"},
+        {"aud": f"{ISSUER}/introspect"},
+        {"aud": f"{ISSUER}/grants"},
+        {"aud": f"{ISSUER}/"},
         {"exp": "+305"},
         {"exp": None},
         {"exp": "soon"},
@@ -157,7 +162,7 @@ def test_replay_refused(world: World) -> None:
 def test_oversized_and_garbage(world: World) -> None:
     for token in ("", "x" * 5000, "a.b", "a.b.c", None, 5):
         with pytest.raises(InvalidClient):
-            verify_assertion(world.ctx.db, token, AUDS)
+            verify_assertion(world.ctx.db, token, ISSUER)
 
 
 def test_bearer_credential() -> None:

@@ -36,7 +36,8 @@ async def test_async_chain_over_asgi_transport(tmp_path: Path) -> None:
         assert (await api.introspect(second.access_token)) == {"active": False}
         with pytest.raises(IssuerError) as info:
             await tool.exchange(first.access_token, RESOURCE)
-        assert info.value.status == 400 and info.value.error == "invalid_grant"
+        assert info.value.status == 400 and info.value.error == "invalid_request"
+        assert info.value.mcpa_error == "subject_token_revoked"
         body = world.grant_body()
         body.pop("client_id")
         pending = await agent.create_grant(body)

@@ -100,7 +100,7 @@ def test_person_approves_a_pending_grant(world: World) -> None:
     world.agent.issue(gid, TOOL_RESOURCES[0], MODEL)
     detail = world.http.get(f"/consent/grants/{gid}")
     assert "token.issued" in detail.text and "grant.approved" in detail.text
-    assert "agent:agent → model:model-1" in detail.text
+    assert "agent:agent (model model-1)" in detail.text
 
     # Approving twice is a conflict; revoking asks for confirmation, then works once.
     assert (

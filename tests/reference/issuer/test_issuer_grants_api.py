@@ -20,7 +20,7 @@ def client_body(world: World, **over: Any) -> dict[str, Any]:
     return body
 
 
-def bearer(world: World, client_id: str, aud: str = f"{ISSUER}/grants") -> dict[str, str]:
+def bearer(world: World, client_id: str, aud: str = ISSUER) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {make_client_assertion(client_id, world.keys[client_id], aud)}"
     }
@@ -128,7 +128,7 @@ def test_events_api(world: World) -> None:
     assert [e["type"] for e in events] == ["grant.created", "grant.approved", "token.issued"]
     for event in events:
         validate("audit-event", event)
-    assert events[-1]["act"]["sub"] == MODEL
+    assert events[-1]["act"]["mcpa_model"] == MODEL
 
 
 def test_expiry_reported(world: World) -> None:
@@ -160,7 +160,7 @@ def test_expiry_reported(world: World) -> None:
         {"tools": "tool-1"},
         {"models": []},
         {"max_depth": 6},
-        {"max_depth": 1},
+        {"max_depth": 0},
         {"max_depth": True},
         {"max_token_lifetime": 301},
         {"max_token_lifetime": 0},
@@ -202,8 +202,10 @@ def test_authentication_errors(world: World) -> None:
     body = assert_error(response, 401, "invalid_client")
     assert body["error_description"] == "client authentication failed"
     assert response.headers["www-authenticate"].startswith("Bearer")
-    response = world.http.get("/grants", headers=bearer(world, "agent", f"{ISSUER}/token"))
-    assert_error(response, 401, "invalid_client")
+    # rfc7523bis: an endpoint URL is never the audience, not even the grants endpoint's
+    for endpoint in ("/token", "/grants"):
+        response = world.http.get("/grants", headers=bearer(world, "agent", ISSUER + endpoint))
+        assert_error(response, 401, "invalid_client")
     replayed = bearer(world, "agent")
     assert world.http.get("/grants", headers=replayed).status_code == 200
     assert_error(world.http.get("/grants", headers=replayed), 401, "invalid_client")

@@ -12,7 +12,7 @@ from mcp_auth.reference.jose import load_jwks, parse_compact, verify_signature
 def test_first_start_creates_both_algs(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "keys", retention=360)
     created = store.ensure()
-    assert sorted(k.alg for k in created) == ["ES256", "EdDSA"]
+    assert sorted(k.alg for k in created) == ["ES256", "Ed25519"]
     assert store.ensure() == []
     assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
     for path in (tmp_path / "keys").iterdir():
@@ -52,12 +52,12 @@ def test_compromised_rotation_removes_at_once(tmp_path: Path) -> None:
     new = store.rotate(compromised=True)
     kids = {k["kid"] for k in store.jwks()["keys"]}
     assert kids == {k.kid for k in new} and not kids & old
-    assert store.current("EdDSA").kid in kids
+    assert store.current("Ed25519").kid in kids
 
 
 def test_other_process_rotation_is_seen(tmp_path: Path) -> None:
     server = KeyStore(tmp_path / "keys", retention=360)
     server.ensure()
-    before = server.current("EdDSA").kid
+    before = server.current("Ed25519").kid
     KeyStore(tmp_path / "keys", retention=360).rotate(compromised=True)  # another process
-    assert server.current("EdDSA").kid != before
+    assert server.current("Ed25519").kid != before

@@ -22,12 +22,14 @@ def test_metadata(world: World) -> None:
     assert meta["mcpa_consent_endpoint"] == f"{ISSUER}/consent"
     assert meta["response_types_supported"] == []
     assert meta["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
-    assert meta["mcpa_version"] == "draft-00"
+    assert meta["mcpa_version"] == "draft-01"
     assert meta["mcpa_max_chain_depth"] == 5
     assert meta["mcpa_max_token_lifetime"] == 300
     assert meta["mcpa_status_list_max_age"] == 60
-    assert set(meta["mcpa_token_signing_alg_values_supported"]) == {"ES256", "EdDSA"}
-    assert meta["mcpa_actor_types_supported"] == ["agent", "model", "tool"]
+    assert set(meta["mcpa_token_signing_alg_values_supported"]) == {"ES256", "Ed25519"}
+    assert meta["mcpa_actor_types_supported"] == ["agent", "tool"]
+    # RFC 9864: the deprecated EdDSA is accepted but never advertised
+    assert not any("EdDSA" in v for k, v in meta.items() if k.endswith("alg_values_supported"))
     assert set(meta["grant_types_supported"]) == {
         "urn:ietf:params:oauth:grant-type:mcpa-grant",
         "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -38,7 +40,7 @@ def test_jwks(world: World) -> None:
     response = world.http.get("/jwks")
     assert "max-age" in response.headers["cache-control"]
     keys = response.json()["keys"]
-    assert {k["alg"] for k in keys} == {"ES256", "EdDSA"}
+    assert {k["alg"] for k in keys} == {"ES256", "Ed25519"}
     assert len({k["kid"] for k in keys}) == len(keys)
     for key in keys:
         assert key["use"] == "sig" and "d" not in key

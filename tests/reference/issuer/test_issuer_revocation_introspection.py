@@ -10,7 +10,7 @@ from mcp_auth.reference.issuer import audit
 from mcp_auth.schemas import validate
 
 from .conftest import ISSUER, RESOURCE, TOOL_RESOURCES, USER, World
-from .helpers import assert_error, decode_claims
+from .helpers import assert_error, assert_exchange_refused, decode_claims
 
 
 def chain_of_three(world: World) -> list[str]:
@@ -83,7 +83,7 @@ def test_revoke_cascades_to_descendants(world: World) -> None:
     assert world.tools[2].introspect(third) == {"active": False}
     form = world.tools[2].exchange_form(third, RESOURCE)
     response = world.http.post("/token", data=form, headers=world.tools[2].token_headers())
-    assert_error(response, 400, "invalid_grant")
+    assert_exchange_refused(response, "subject_token_revoked")
     events = [
         e
         for e in audit.events_for_grant(world.ctx.db, world.grant_id)

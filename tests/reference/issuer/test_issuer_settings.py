@@ -42,7 +42,7 @@ def test_refused_issuer_urls(tmp_path: Path, url: str) -> None:
     "field,value",
     [
         ("max_chain_depth", 6),
-        ("max_chain_depth", 1),
+        ("max_chain_depth", 0),
         ("max_token_lifetime", 301),
         ("status_list_max_age", 61),
         ("token_alg", "RS256"),

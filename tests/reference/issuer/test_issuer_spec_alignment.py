@@ -29,7 +29,7 @@ LONG_API = "https://api-long.test/" + "a" * (MAX_URI_CHARS - len("https://api-lo
 
 
 def bearer(world: World, client_id: str) -> dict[str, str]:
-    assertion = make_client_assertion(client_id, world.keys[client_id], f"{ISSUER}/grants")
+    assertion = make_client_assertion(client_id, world.keys[client_id], ISSUER)
     return {"Authorization": f"Bearer {assertion}"}
 
 
@@ -146,7 +146,8 @@ def test_token_endpoint_requirement_ids(world: World, caplog: pytest.LogCaptureF
     world.agent.revoke(subject)
     form = world.tools[0].exchange_form(subject, TOOL_RESOURCES[1])
     response = world.http.post("/token", data=form, headers=world.tools[0].token_headers())
-    assert_error(response, 400, "invalid_grant")
+    assert_error(response, 400, "invalid_request")
+    assert response.json()["mcpa_error"] == "subject_token_revoked"
     assert requirement_logged(caplog) == "MCPA-XCH-002"
     form = world.agent.issue_form(world.grant_id, TOOL_RESOURCES[0], MODEL)
     form["client_id"] = "someone-else"

@@ -51,7 +51,7 @@ def test_status_token(world: World) -> None:
 
 def test_revocation_sets_grant_bit_at_once(world: World) -> None:
     token = world.issue()
-    idx = decode_claims(token)["status"]["status_list"]["idx"]
+    idx = decode_claims(token)["status"]["mcpa_grant_list"]["idx"]
     assert not bit_is_set(fetch(world)["status_list"]["lst"], idx)
     world.http.delete(f"/grants/{world.grant_id}", headers=world.admin)
     assert bit_is_set(fetch(world)["status_list"]["lst"], idx)

@@ -20,7 +20,7 @@ from mcp_auth.reference.jose import generate_private_key, jwk_thumbprint, public
 from mcp_auth.schemas import validate
 
 from .conftest import ISSUER, MODEL, RESOURCE, SCOPES, TOOL_RESOURCES, USER, World
-from .helpers import assert_error, decode_claims, decode_header
+from .helpers import assert_error, assert_exchange_refused, decode_claims, decode_header
 
 TOKEN_URL = f"{ISSUER}/token"
 
@@ -56,7 +56,7 @@ def test_issuance_token_content_and_response(world: World) -> None:
     assert 0 < body["expires_in"] <= 300
     header = decode_header(body["access_token"])
     validate("delegation-token-header", header)
-    assert header["typ"] == "mcpa+jwt" and header["alg"] in ("ES256", "EdDSA")
+    assert header["typ"] == "mcpa+jwt" and header["alg"] in ("ES256", "Ed25519")
     assert header["kid"] in {k["kid"] for k in world.http.get("/jwks").json()["keys"]}
     claims = decode_claims(body["access_token"])
     validate("delegation-token-claims", claims)
@@ -64,15 +64,11 @@ def test_issuance_token_content_and_response(world: World) -> None:
     assert claims["aud"] == TOOL_RESOURCES[0]
     assert claims["client_id"] == "agent"
     assert claims["cnf"]["jkt"] == world.agent.jkt
-    assert claims["act"] == {
-        "actor_type": "model",
-        "sub": MODEL,
-        "act": {"actor_type": "agent", "sub": "agent"},
-    }
+    assert claims["act"] == {"actor_type": "agent", "sub": "agent", "mcpa_model": MODEL}
     assert claims["scope"].split() == list(SCOPES)
     assert claims["exp"] - claims["iat"] <= 300
     grant = world.http.get(f"/grants/{world.grant_id}", headers=world.admin).json()
-    assert claims["status"]["status_list"] == {
+    assert claims["status"]["mcpa_grant_list"] == {
         "idx": grant["status_list"]["idx"],
         "uri": f"{ISSUER}/status/1",
     }
@@ -308,7 +304,7 @@ def test_exchange_dpop_required(world: World) -> None:
 @pytest.mark.parametrize("subject", ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
 def test_exchange_invalid_subject(world: World, subject: str) -> None:
     form = exchange_form(world, world.tools[0], subject)
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "subject_token_invalid")
 
 
 def test_exchange_forged_subject(world: World) -> None:
@@ -320,7 +316,7 @@ def test_exchange_forged_subject(world: World) -> None:
         {"typ": "mcpa+jwt", "kid": decode_header(world.issue())["kid"]}, claims, key, "ES256"
     )
     form = exchange_form(world, world.tools[0], forged)
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "subject_token_invalid")
 
 
 def test_exchange_expired_subject(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -328,20 +324,20 @@ def test_exchange_expired_subject(world: World, monkeypatch: pytest.MonkeyPatch)
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() + 400)
     form = exchange_form(world, world.tools[0], subject)
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "subject_token_expired")
 
 
 def test_exchange_revoked_grant(world: World) -> None:
     subject = world.issue()
     assert world.http.delete(f"/grants/{world.grant_id}", headers=world.admin).status_code == 204
     form = exchange_form(world, world.tools[0], subject)
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "grant_revoked")
 
 
 def test_exchange_only_audience(world: World) -> None:
     subject = world.issue()  # aud = tool-1
     form = exchange_form(world, world.tools[1], subject)
-    assert_error(post_token(world, world.tools[1], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[1], form), "not_audience")
 
 
 def test_exchange_exchanger_not_in_grant_tools(world: World) -> None:
@@ -351,27 +347,40 @@ def test_exchange_exchanger_not_in_grant_tools(world: World) -> None:
     subject = world.agent.issue(gid, "https://toolx.test/mcp", MODEL).access_token
     toolx = world.client("tool-x")
     form = toolx.exchange_form(subject, RESOURCE)
-    assert_error(post_token(world, toolx, form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, toolx, form), "tool_not_allowed")
 
 
 def test_exchange_depth_limit(world: World) -> None:
-    gid = world.admin_grant(max_depth=3)["grant_id"]
-    first = world.agent.issue(gid, TOOL_RESOURCES[0], MODEL).access_token
-    second = world.tools[0].exchange(first, TOOL_RESOURCES[1]).access_token  # depth 3
+    gid = world.admin_grant(max_depth=2)["grant_id"]
+    first = world.agent.issue(gid, TOOL_RESOURCES[0], MODEL).access_token  # depth 1
+    second = world.tools[0].exchange(first, TOOL_RESOURCES[1]).access_token  # depth 2
     form = world.tools[1].exchange_form(second, TOOL_RESOURCES[2])
-    assert_error(post_token(world, world.tools[1], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[1], form), "depth_exceeded")
+
+
+def test_exchange_tool_model(world: World) -> None:
+    """A tool that samples its own model names it (MCPA-XCH-016); it must be in the grant."""
+    subject = world.issue()
+    form = exchange_form(world, world.tools[0], subject, actor_model=MODEL)
+    response = post_token(world, world.tools[0], form)
+    assert response.status_code == 200, response.text
+    act = decode_claims(response.json()["access_token"])["act"]
+    assert act["actor_type"] == "tool" and act["mcpa_model"] == MODEL
+    assert act["act"] == decode_claims(subject)["act"]
+    form = exchange_form(world, world.tools[0], world.issue(), actor_model="other-model")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "model_not_allowed")
 
 
 def test_exchange_issuer_depth_limit(world: World) -> None:
     world.grant_id = world.admin_grant(tools=["tool-1", "tool-2", "tool-3", "api"])["grant_id"]
     token = world.issue()
-    hops = [*TOOL_RESOURCES[1:], RESOURCE]
-    for tool, target in zip(world.tools, hops, strict=True):  # depth 3, 4, 5
+    hops = [*TOOL_RESOURCES[1:], RESOURCE, TOOL_RESOURCES[0]]
+    exchangers = [*world.tools, world.resource]
+    for tool, target in zip(exchangers, hops, strict=True):  # depth 2, 3, 4, 5
         token = tool.exchange(token, target).access_token
-    assert decode_claims(token)["aud"] == RESOURCE
-    api = world.resource
-    form = api.exchange_form(token, TOOL_RESOURCES[0])
-    body = assert_error(post_token(world, api, form), 400, "invalid_grant")
+    assert decode_claims(token)["aud"] == TOOL_RESOURCES[0]
+    form = world.tools[0].exchange_form(token, TOOL_RESOURCES[1])
+    body = assert_exchange_refused(post_token(world, world.tools[0], form), "depth_exceeded")
     assert body["error_description"] == "chain depth limit reached"
 
 
@@ -398,7 +407,7 @@ def test_exchange_expiry_never_extends(world: World, monkeypatch: pytest.MonkeyP
 
 def test_exchange_bound_to_exchanger_key(world: World) -> None:
     subject = world.issue()
-    key = generate_private_key("EdDSA")
+    key = generate_private_key("Ed25519")
     tool = world.client("tool-1", dpop_key=key)
     tok = tool.exchange(subject, TOOL_RESOURCES[1])
     assert decode_claims(tok.access_token)["cnf"]["jkt"] == jwk_thumbprint(public_jwk(key))
@@ -489,11 +498,7 @@ def test_refusal_records_established_facts(world: World) -> None:
     event = audit.events_for_grant(world.ctx.db, world.grant_id)[-1]
     assert event["type"] == "token.refused" and event["client_id"] == "agent-2"
     assert event["sub"] == USER and event["scope"] == "files:read"
-    assert event["act"] == {
-        "actor_type": "model",
-        "sub": MODEL,
-        "act": {"actor_type": "agent", "sub": "agent-2"},
-    }
+    assert event["act"] == {"actor_type": "agent", "sub": "agent-2", "mcpa_model": MODEL}
     validate("audit-event", event)
 
 
@@ -505,7 +510,7 @@ def test_refusal_never_records_unverified_subject_claims(world: World) -> None:
         decode_header(genuine), decode_claims(genuine), generate_private_key("ES256"), "ES256"
     )
     form = exchange_form(world, world.tools[0], forged)
-    assert_error(post_token(world, world.tools[0], form), 400, "invalid_grant")
+    assert_exchange_refused(post_token(world, world.tools[0], form), "subject_token_invalid")
     last = audit.all_events(world.ctx.db)[-1]
     assert last["type"] == "token.refused"
     assert "grant_id" not in last and "sub" not in last and "parent_jti" not in last

@@ -35,11 +35,12 @@ SCOPES = "files:read files:write"
 
 _ISSUER_KEYS: dict[str, PrivateKey] = {
     "es-1": generate_private_key("ES256"),
-    "ed-1": generate_private_key("EdDSA"),
+    "ed-1": generate_private_key("Ed25519"),
 }
 _HOLDER_KEYS: dict[str, PrivateKey] = {
     "ES256": generate_private_key("ES256"),
-    "EdDSA": generate_private_key("EdDSA"),
+    "Ed25519": generate_private_key("Ed25519"),
+    "EdDSA": generate_private_key("Ed25519"),  # the deprecated alias (RFC 9864)
 }
 
 
@@ -49,16 +50,16 @@ def seg(value: Any) -> str:
 
 
 def chain_act(depth: int, client_id: str = "agent-1") -> dict[str, Any]:
-    """A well-formed ``act`` of ``depth`` hops (>= 2) whose holder is ``client_id``."""
-    act: dict[str, Any] = {"actor_type": "agent", "sub": "agent-1"}
-    act = {"actor_type": "model", "sub": "model-x", "act": act}
-    for i in range(depth - 2):
+    """A well-formed ``act`` of ``depth`` hops (>= 1, one per holder): the agent with its
+    model, then ``depth - 1`` tools."""
+    act: dict[str, Any] = {"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"}
+    for i in range(depth - 1):
         act = {"actor_type": "tool", "sub": f"tool-{i + 1}", "act": act}
     return act
 
 
 def holder_of(depth: int) -> str:
-    return "agent-1" if depth == 2 else f"tool-{depth - 2}"
+    return "agent-1" if depth == 1 else f"tool-{depth - 1}"
 
 
 @dataclass
@@ -82,7 +83,7 @@ class MiniIssuer:
     def jwks(self) -> dict[str, Any]:
         return {
             "keys": [
-                public_jwk(k, kid, "ES256" if kid.startswith("es") else "EdDSA")
+                public_jwk(k, kid, "ES256" if kid.startswith("es") else "Ed25519")
                 for kid, k in self.keys.items()
             ]
         }
@@ -95,7 +96,7 @@ class MiniIssuer:
         args.update(kw)
         return VerifierSettings(**args)
 
-    def claims(self, depth: int = 2, **overrides: Any) -> dict[str, Any]:
+    def claims(self, depth: int = 1, **overrides: Any) -> dict[str, Any]:
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": "user-1",
@@ -107,7 +108,7 @@ class MiniIssuer:
             "scope": SCOPES,
             "grant_id": "grant-1",
             "cnf": {"jkt": jwk_thumbprint(self.holder_jwk)},
-            "status": {"status_list": {"idx": 7, "uri": f"{self.issuer}/status/1"}},
+            "status": {"mcpa_grant_list": {"idx": 7, "uri": f"{self.issuer}/status/1"}},
             "act": chain_act(depth),
         }
         claims.update(overrides)
@@ -127,7 +128,7 @@ class MiniIssuer:
     ) -> str:
         kid = kid or self.kid
         key = self.keys[kid]
-        alg = "ES256" if kid.startswith("es") else "EdDSA"
+        alg = "ES256" if kid.startswith("es") else "Ed25519"
         hdr = dict(header) if header is not None else self.header(kid=kid)
         return sign_compact(hdr, dict(claims or self.claims()), key, alg)
 

@@ -17,7 +17,14 @@ from mcp_auth.reference.errors import (
     OAuthError,
     TemporarilyUnavailable,
 )
-from mcp_auth.reference.jose import b64url_decode, b64url_encode, generate_private_key, public_jwk
+from mcp_auth.reference.jose import (
+    b64url_decode,
+    b64url_encode,
+    generate_private_key,
+    load_jwks,
+    public_jwk,
+    sign_compact,
+)
 from mcp_auth.reference.verifier import STEPS, Principal, StaticStatus, verify
 from mcp_auth.reference.verifier.status import status_uri_allowed
 from tests.reference.verifier.helpers import (
@@ -44,6 +51,7 @@ def run(
     status: Any = None,
     required: Any = "files:read",
     cache: ReplayCache | None = None,
+    keys: Any = None,
     **settings: Any,
 ) -> Principal:
     if proof == "auto":
@@ -54,7 +62,7 @@ def run(
         method,
         url,
         MINI.settings(**settings),
-        KEYS,
+        keys or KEYS,
         status or StaticStatus(),
         now,
         cache if cache is not None else ReplayCache(),
@@ -77,7 +85,7 @@ def test_steps_are_in_spec_order() -> None:
 
 
 @pytest.mark.parametrize("kid", ["es-1", "ed-1"])
-@pytest.mark.parametrize("depth", [2, 3, 5])
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
 def test_valid_token(kid: str, depth: int) -> None:
     token = MINI.token(MINI.claims(depth), kid=kid)
     principal = run(token)
@@ -85,15 +93,30 @@ def test_valid_token(kid: str, depth: int) -> None:
     assert principal.grant_id == "grant-1"
     assert principal.client_id == MINI.claims(depth)["client_id"]
     assert principal.scopes == {"files:read", "files:write"}
-    assert [h.actor_type for h in principal.chain] == ["agent", "model"] + ["tool"] * (depth - 2)
+    assert [h.actor_type for h in principal.chain] == ["agent"] + ["tool"] * (depth - 1)
     assert principal.chain[0].sub == "agent-1"
     assert principal.exp == NOW + 200
     assert principal.is_authenticated and principal.display_name == "user-1"
-    assert principal.to_json()["chain"][1] == {"actor_type": "model", "sub": "model-x"}
+    assert principal.to_json()["chain"][0] == {
+        "actor_type": "agent",
+        "sub": "agent-1",
+        "mcpa_model": "model-x",
+    }
+    assert principal.chain[0].model == "model-x"
+
+
+def test_deprecated_eddsa_alias_accepted() -> None:
+    """RFC 9864: a token with the deprecated ``alg: EdDSA`` verifies with the issuer's
+    Ed25519 key (published as ``Ed25519``), and the reverse (MCPA-TOK-023)."""
+    token = sign_compact(MINI.header(kid="ed-1"), MINI.claims(), MINI.keys["ed-1"], "EdDSA")
+    assert run(token).sub == "user-1"
+    old_jwks = {"keys": [{**k, "alg": "EdDSA"} for k in MINI.jwks()["keys"] if k["kid"] == "ed-1"]}
+    token = MINI.token(MINI.claims(), kid="ed-1")
+    assert run(token, keys=load_jwks(old_jwks)).sub == "user-1"  # a pre-RFC 9864 JWKS
 
 
 def test_eddsa_holder_key() -> None:
-    mini = MiniIssuer(holder_alg="EdDSA")
+    mini = MiniIssuer(holder_alg="Ed25519")
     token = mini.token(mini.claims())
     verify(
         token,
@@ -160,11 +183,14 @@ CLAIM_FAILURES: list[tuple[str, dict[str, Any], str]] = [
     ("nbf string", {"nbf": "0"}, "MCPA-VER-013"),
     ("cnf no jkt", {"cnf": {}}, "MCPA-VER-013"),
     ("cnf jkt number", {"cnf": {"jkt": 1}}, "MCPA-VER-013"),
-    ("status idx negative", {"status": {"status_list": {"idx": -1, "uri": STATUS_URI}}},
+    ("status idx negative", {"status": {"mcpa_grant_list": {"idx": -1, "uri": STATUS_URI}}},
      "MCPA-VER-013"),
-    ("status idx string", {"status": {"status_list": {"idx": "1", "uri": STATUS_URI}}},
+    ("status idx string", {"status": {"mcpa_grant_list": {"idx": "1", "uri": STATUS_URI}}},
      "MCPA-VER-013"),
-    ("status no uri", {"status": {"status_list": {"idx": 1}}}, "MCPA-VER-013"),
+    ("status no uri", {"status": {"mcpa_grant_list": {"idx": 1}}}, "MCPA-VER-013"),
+    # draft-00's member: another status mechanism, ignored, so mcpa_grant_list is missing
+    ("status only status_list", {"status": {"status_list": {"idx": 1, "uri": STATUS_URI}}},
+     "MCPA-VER-013"),
     ("status flat", {"status": {"idx": 1, "uri": STATUS_URI}}, "MCPA-VER-013"),
     ("act string", {"act": "agent-1"}, "MCPA-VER-013"),
     ("scope list", {"scope": ["files:read"]}, "MCPA-VER-013"),
@@ -179,26 +205,30 @@ CLAIM_FAILURES: list[tuple[str, dict[str, Any], str]] = [
     ("lifetime", {"iat": NOW - 10, "exp": NOW + 291}, "MCPA-VER-017"),
     ("cnf other key", {"cnf": {"jkt": "A" * 43}}, "MCPA-VER-023"),
     ("cnf jkt not ascii", {"cnf": {"jkt": "\u00e9" * 43}}, "MCPA-VER-023"),
-    ("hop not object", {"act": {"actor_type": "model", "sub": "m", "act": "x"}},
+    ("hop not object", {"act": {"actor_type": "agent", "sub": "agent-1", "act": "x"}},
      "MCPA-VER-025"),
-    ("hop sub missing", {"act": {"actor_type": "model", "act": {"actor_type": "agent",
-                                                                "sub": "agent-1"}}},
+    ("hop sub missing", {"act": {"actor_type": "tool", "act": {"actor_type": "agent",
+                                                               "sub": "agent-1"}}},
      "MCPA-VER-025"),
-    ("hop sub number", {"act": {"actor_type": "model", "sub": 1,
-                                "act": {"actor_type": "agent", "sub": "agent-1"}}},
+    ("hop sub number", {"act": {"actor_type": "agent", "sub": 1}}, "MCPA-VER-025"),
+    ("actor_type unknown", {"act": {"actor_type": "user", "sub": "agent-1"}},
      "MCPA-VER-025"),
-    ("actor_type unknown", {"act": {"actor_type": "user", "sub": "m",
+    # draft-00's model hop: no longer an actor type (the model is the hop's mcpa_model)
+    ("draft-00 model hop", {"act": {"actor_type": "model", "sub": "m",
                                     "act": {"actor_type": "agent", "sub": "agent-1"}}},
      "MCPA-VER-025"),
-    ("agent only", {"act": {"actor_type": "agent", "sub": "agent-1"}}, "MCPA-VER-025"),
-    ("model innermost", {"act": {"actor_type": "agent", "sub": "agent-1",
-                                 "act": {"actor_type": "model", "sub": "m"}}},
+    ("tool innermost", {"act": {"actor_type": "tool", "sub": "agent-1"}}, "MCPA-VER-025"),
+    ("two agents", {"act": {"actor_type": "agent", "sub": "agent-1", "act": chain_act(1)}},
      "MCPA-VER-025"),
-    ("two models", {"act": {"actor_type": "model", "sub": "m2", **{"act": chain_act(2)}}},
+    ("act null on the innermost hop", {"act": {"actor_type": "agent", "sub": "agent-1",
+                                               "act": None}}, "MCPA-VER-025"),
+    ("mcpa_model number", {"act": {"actor_type": "agent", "sub": "agent-1", "mcpa_model": 1}},
+     "MCPA-VER-025"),
+    ("holder is an inner hop", {"act": chain_act(2), "client_id": "agent-1"},
      "MCPA-VER-025"),
     ("client_id mismatch", {"client_id": "someone-else"}, "MCPA-VER-025"),
-    ("too deep", {"act": chain_act(6), "client_id": "tool-4"}, "MCPA-VER-026"),
-    ("status uri foreign", {"status": {"status_list": {"idx": 1,
+    ("too deep", {"act": chain_act(6), "client_id": "tool-5"}, "MCPA-VER-026"),
+    ("status uri foreign", {"status": {"mcpa_grant_list": {"idx": 1,
                                                        "uri": "https://evil.example/s"}}},
      "MCPA-VER-028"),
 ]  # fmt: skip
@@ -232,7 +262,7 @@ def test_claim_failures(overrides: dict[str, Any], requirement: str) -> None:
     assert err.status == 401
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "HS256", "RS256", "ES384", "Ed25519", "es256"])
+@pytest.mark.parametrize("alg", ["none", "None", "HS256", "RS256", "ES384", "ed25519", "es256"])
 def test_alg_not_allowed(alg: str) -> None:
     token = f"{seg(MINI.header(alg=alg))}.{seg(MINI.claims())}.{b64url_encode(bytes(64))}"
     expect(InvalidToken, "MCPA-VER-008", lambda: run(token))
@@ -421,7 +451,7 @@ def test_status_unavailable_fails_closed() -> None:
 
 
 def test_status_index_outside_list() -> None:
-    token = MINI.token(MINI.claims(status={"status_list": {"idx": 1 << 17, "uri": STATUS_URI}}))
+    token = MINI.token(MINI.claims(status={"mcpa_grant_list": {"idx": 1 << 17, "uri": STATUS_URI}}))
     expect(InvalidToken, "MCPA-VER-028", lambda: run(token))
 
 
@@ -490,5 +520,5 @@ def test_depth_checked_before_shape_of_the_extra_hop() -> None:
     while "act" in inner["act"]:
         inner = inner["act"]
     inner["act"]["act"] = "not a hop"  # hop 6 is malformed
-    token = MINI.token(MINI.claims(act=act, client_id="tool-3"))
+    token = MINI.token(MINI.claims(act=act, client_id="tool-4"))
     expect(InvalidToken, "MCPA-VER-026", lambda: run(token))

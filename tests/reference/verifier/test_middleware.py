@@ -30,7 +30,7 @@ from tests.reference.verifier.helpers import NOW, RESOURCE, STATUS_URI, MiniIssu
 
 MINI = MiniIssuer()
 RM = "https://rs.example/.well-known/oauth-protected-resource/data"
-ALGS = 'algs="ES256 EdDSA"'
+ALGS = 'algs="ES256 Ed25519"'
 
 
 def challenge(error: str | None = None, description: str | None = None, scope: str | None = None):
@@ -300,8 +300,8 @@ def test_metadata_route_is_public(client: TestClient) -> None:
         "scopes_supported": ["files:read"],
         "bearer_methods_supported": ["header"],
         "dpop_bound_access_tokens_required": True,
-        "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
-        "mcpa_version": "draft-00",
+        "dpop_signing_alg_values_supported": ["ES256", "Ed25519"],
+        "mcpa_version": "draft-01",
     }
 
 

@@ -34,7 +34,7 @@ def test_build_app_in_process() -> None:
         app = build_app(settings, path="/data", verifier=verifier)
         transport = httpx.ASGITransport(app=app)
         now = int(time.time())
-        token = mini.token(mini.claims(3, iat=now, exp=now + 120))
+        token = mini.token(mini.claims(2, iat=now, exp=now + 120))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="https://rs.example") as c:
                 response = await c.post(
@@ -49,8 +49,7 @@ def test_build_app_in_process() -> None:
                 assert body["ok"] is True and body["method"] == "POST"
                 assert body["principal"]["client_id"] == "tool-1"
                 assert body["principal"]["chain"] == [
-                    {"actor_type": "agent", "sub": "agent-1"},
-                    {"actor_type": "model", "sub": "model-x"},
+                    {"actor_type": "agent", "sub": "agent-1", "mcpa_model": "model-x"},
                     {"actor_type": "tool", "sub": "tool-1"},
                 ]
                 meta = await c.get("/.well-known/oauth-protected-resource/data")

@@ -308,7 +308,7 @@ def test_foreign_status_uri_never_fetched() -> None:
             "https://evil.example/status/1",
             "https://issuer.example/status/../jwks",
         ):
-            token = h.token(status={"status_list": {"idx": 1, "uri": uri}})
+            token = h.token(status={"mcpa_grant_list": {"idx": 1, "uri": uri}})
             await expect(InvalidToken, "MCPA-VER-028", h.call(token))
         assert all(u.startswith("https://issuer.example/") for u in h.hosts)
         assert not any("status" in u for u in h.hosts)
