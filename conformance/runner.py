@@ -28,7 +28,10 @@ import mcp_auth
 from mcp_auth import SPEC_VERSION
 from mcp_auth.conformance import config as config_mod
 from mcp_auth.conformance import issuer as issuer_checks
-from mcp_auth.conformance import stateful  # noqa: F401 - registers the stateful check
+from mcp_auth.conformance import (
+    issuer_status,  # noqa: F401 - registers its checks
+    stateful,  # noqa: F401 - registers the stateful check
+)
 from mcp_auth.conformance import verifier as verifier_checks
 from mcp_auth.conformance.cases import Target
 from mcp_auth.conformance.config import ConfigError, TargetConfig, VerifierConfig

@@ -139,6 +139,7 @@ def safe_description(text: str) -> str:
 def error_response(error: OAuthError, *, headers: dict[str, str] | None = None) -> Response:
     """RFC 6749 section 5.2 error JSON; never carries ``detail`` (MCPA-GEN-002)."""
     body = {"error": error.error, "error_description": safe_description(error.description)}
+    body.update(error.members)
     return JSONResponse(body, status_code=error.status, headers={**NO_STORE, **(headers or {})})
 
 

@@ -29,6 +29,10 @@ ISSUER_DEFECTS = {
     "ignores_grant_revocation": ("issuer.grant_revocation", "MCPA-REV-004"),
     "grants_cacheable": ("issuer.grants_no_store", "MCPA-GRT-016"),
     "refresh_token_on_exchange": ("issuer.no_refresh_token", "MCPA-ISS-015"),
+    "pending_status_entry": ("issuer.status_entry_at_approval", "MCPA-REV-003"),
+    "guessable_list_id": ("issuer.status_list_id", "MCPA-REV-016"),
+    "stale_status_list": ("issuer.status_list_fresh", "MCPA-REV-019"),
+    "quota_500": ("issuer.grant_quota", "MCPA-GRT-026"),
 }
 
 
@@ -144,4 +148,6 @@ def test_correct_mini_issuer_passes_in_existing_mode_with_a_shallow_grant():
         "issuer.exchange_tool_not_in_grant",
         "issuer.grant_revocation",
         "issuer.grant_admin_create",
+        "issuer.status_entries_distinct",  # one grant in the config
+        "issuer.grant_quota",  # no quota_probe in the config
     }
