@@ -5,10 +5,13 @@ is byte ``i // 8``, bit ``i % 8`` (least significant first), 1 = INVALID. A gran
 set when it is revoked (or recorded expired), so one bit stops every token derived from it
 on every hop.
 
-``SignedLists`` keeps one signed token per list and signs a new one only when a bit of
-the list changed (the list's ``version`` in the database, bumped in the transaction that
-changed the bit) or when the held token is older than half its ``ttl``; so any number of
-anonymous ``GET``s costs one indexed lookup each, and a revocation is visible at once.
+``SignedLists`` keeps, per list, the encoded bits and the last signed token. It rebuilds
+the bits from the grants only when a bit of the list changed (the list's ``version`` in the
+database, bumped in the transaction that changed the bit), and re-signs the held bits at
+most once per ``RESIGN_AFTER`` second, so a served token is never more than a second old
+(verifiers may use lists for as little as 1 s, MCPA-VER-029). Any number of anonymous
+``GET``s costs one indexed lookup each, at most one signature per second per list and one
+rebuild per change; a revocation is visible at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ MEDIA_TYPE = "application/statuslist+jwt"
 TOKEN_TYP = "statuslist+jwt"  # noqa: S105
 # How long a signed list stays valid; ``ttl`` (cache lifetime) is the issuer's max age.
 TOKEN_VALIDITY = 300
+# Largest age of a served list token (MCPA-REV-019).
+RESIGN_AFTER = 1
 
 
 def encode_bits(indices: list[int], size: int = STATUS_LIST_BITS) -> str:
@@ -49,15 +54,17 @@ def bit_is_set(lst: str, idx: int) -> bool:
 
 
 def status_list_claims(
-    db: Database, settings: Settings, list_id: str, size: int, now: int
+    db: Database, settings: Settings, list_id: str, size: int, now: int, *, lst: str | None = None
 ) -> dict[str, Any]:
+    if lst is None:
+        lst = encode_bits(invalid_indices(db, list_id), size)
     return {
         "sub": settings.status_list_uri(list_id),
         "iss": settings.issuer_url,
         "iat": now,
         "exp": now + TOKEN_VALIDITY,
         "ttl": settings.status_list_max_age,
-        "status_list": {"bits": 1, "lst": encode_bits(invalid_indices(db, list_id), size)},
+        "status_list": {"bits": 1, "lst": lst},
     }
 
 
@@ -69,13 +76,8 @@ class SignedList:
     etag: str
 
     def max_age(self, settings: Settings, now: int) -> int:
-        """``Cache-Control: max-age``: until this token is due for re-signing (MCPA-REV-019)."""
-        return max(0, self.iat + refresh_after(settings) - now)
-
-
-def refresh_after(settings: Settings) -> int:
-    """Age at which a held list token is re-signed: half its ``ttl``."""
-    return settings.status_list_max_age // 2
+        """``Cache-Control: max-age``: until the token is half its ``ttl`` old (MCPA-REV-011)."""
+        return max(0, self.iat + settings.status_list_max_age // 2 - now)
 
 
 class SignedLists:
@@ -85,7 +87,9 @@ class SignedLists:
         self.db = db
         self.keys = keys
         self.settings = settings
-        self.builds = 0
+        self.builds = 0  # rebuilds of a list's bits from the grants
+        self.signatures = 0
+        self._bits: dict[str, tuple[int, str]] = {}  # list_id -> (version, lst)
         self._held: dict[str, SignedList] = {}
         self._lock = threading.Lock()
 
@@ -110,22 +114,30 @@ class SignedLists:
         if row["retired_at"] is not None:
             with self._lock:
                 self._held.pop(list_id, None)
+                self._bits.pop(list_id, None)
             return None
+        version = int(row["version"])
         with self._lock:
             held = self._held.get(list_id)
             if (
                 held is not None
-                and held.version == row["version"]
-                and moment - held.iat < refresh_after(self.settings)
-                and held.iat <= moment
+                and held.version == version
+                and 0 <= moment - held.iat < RESIGN_AFTER
             ):
                 return held
-            claims = status_list_claims(self.db, self.settings, list_id, row["size"], moment)
+            bits = self._bits.get(list_id)
+            if bits is None or bits[0] != version:
+                lst = encode_bits(invalid_indices(self.db, list_id), int(row["size"]))
+                bits = self._bits[list_id] = (version, lst)
+                self.builds += 1
+            claims = status_list_claims(
+                self.db, self.settings, list_id, int(row["size"]), moment, lst=bits[1]
+            )
             token = self.keys.sign({"typ": TOKEN_TYP}, claims, self.settings.token_alg)
             etag = '"' + hashlib.sha256(token.encode("ascii")).hexdigest()[:32] + '"'
-            held = SignedList(token, moment, int(row["version"]), etag)
+            held = SignedList(token, moment, version, etag)
             self._held[list_id] = held
-            self.builds += 1
+            self.signatures += 1
             return held
 
 

@@ -114,7 +114,7 @@ class MiniIssuer:
         self.revoked_bits: set[int] = set()
         self.used_idx: set[int] = set()
         self.list_id = "1" if defect == "guessable_list_id" else secrets.token_urlsafe(16)
-        self.held_list: tuple[int, str] | None = None  # (iat, token), re-signed at ttl/2
+        self.held_list: tuple[int, str] | None = None  # (iat, token), re-signed each second
         self.seen_assertions: set[str] = set()
         self.seen_proofs: set[str] = set()
         self.events: list[dict[str, Any]] = []
@@ -494,7 +494,7 @@ class MiniIssuer:
 
     def status_list(self) -> tuple[int, str]:
         now = int(time.time())
-        if self.held_list is not None and now - self.held_list[0] < 15:
+        if self.held_list is not None and now - self.held_list[0] < 1:
             return self.held_list
         data = bytearray(2**17 // 8)
         for i in self.revoked_bits:
