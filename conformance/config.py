@@ -45,6 +45,7 @@ class GrantsConfig:
     scopes: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     grant_ids: list[str] = field(default_factory=list)
+    quota_probe: int = 0  # pending grants the quota check may create; 0 skips it
 
 
 @dataclass
@@ -155,6 +156,7 @@ def from_dict(data: dict[str, Any], base: Path | None = None, source: str = "") 
             scopes=list(g.get("scopes", [])),
             models=list(g.get("models", [])),
             grant_ids=list(g.get("grant_ids", [])),
+            quota_probe=int(g.get("quota_probe", 0)),
         )
         cfg.issuer = IssuerConfig(i["url"], agent, tools, grants)
     if "verifier" in data:

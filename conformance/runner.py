@@ -30,6 +30,7 @@ from mcp_auth.command_errors import CliError
 from mcp_auth.conformance import config as config_mod
 from mcp_auth.conformance import issuer as issuer_checks
 from mcp_auth.conformance import (
+    issuer_status,  # noqa: F401 - registers its checks
     preflight,
     stateful,  # noqa: F401 - registers the stateful check
     suite_keys,

@@ -13,12 +13,13 @@ Revocation without waiting: the status list is fetched by the verifier and may b
 to ``mcpa_status_list_max_age``. The suite therefore never flips a bit a verifier may have
 cached. Bits for the revoked-grant tests are set from the start, at indices no valid token
 ever uses, so the first fetch already shows them revoked; valid tokens use indices whose
-bits are never set. A second list URI (``/status/unavailable``) answers 503 to test failing
-closed, a third (``/status/stale``) serves a correctly signed list token issued an hour ago
-that must not be used (both MCPA-VER-029): no verifier can have cached them before. Two
-more (``/status/oversize``, ``/status/inflates-too-far``) serve signed, fresh lists with every
-bit 0 that are unusable by size alone (MCPA-VER-043): a body over 1 MiB, and an ``lst`` that
-inflates beyond 1 MiB.
+bits are never set. The main list has a random ``list_id`` per run (never ``1``), so a
+verifier must take the URI from the token. A second list URI (``/status/unavailable``)
+answers 503 to test failing closed, a third (``/status/stale``) serves a correctly signed
+list token issued an hour ago that must not be used (both MCPA-VER-029): no verifier can
+have cached them before. Two more (``/status/oversize``, ``/status/inflates-too-far``) serve
+signed, fresh lists with every bit 0 that are unusable by size alone (MCPA-VER-043): a body
+over 1 MiB, and an ``lst`` that inflates beyond 1 MiB.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ STATUS_LIST_BITS = 2**17
 VALID_INDEX_RANGE = (0, 99_999)
 REVOKED_INDEX_BASE = 100_000
 REVOKED_INDEX_COUNT = 64
-MAIN_LIST = "1"
+# The list of every valid and revoked-grant token: a fresh random id per run (MCPA-REV-016),
+# never "1", so a verifier that builds the URI instead of reading it from the token fails.
 UNAVAILABLE_LIST = "unavailable"
 REDIRECT_LIST = "redirect"  # answers 302 to the canary
 STALE_LIST = "stale"  # a correctly signed list token issued an hour ago
@@ -114,6 +116,7 @@ class SuiteIssuer:
     )
     attacker: jose.Key = field(default_factory=lambda: jose.Key.generate("ES256", "attacker-1"))
     revoked: set[int] = field(default_factory=set)
+    main_list: str = field(default_factory=lambda: jose.random_id(16))
     hits: list[Hit] = field(default_factory=list)
     requests: list[Hit] = field(default_factory=list)
 
@@ -136,8 +139,8 @@ class SuiteIssuer:
     def canary_url(self) -> str:
         return f"http://127.0.0.1:{self.canary_port}"
 
-    def status_uri(self, list_id: str = MAIN_LIST) -> str:
-        return f"{self.url}/status/{list_id}"
+    def status_uri(self, list_id: str | None = None) -> str:
+        return f"{self.url}/status/{list_id or self.main_list}"
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.es256.public_jwk(), self.eddsa.public_jwk()]}
@@ -147,7 +150,7 @@ class SuiteIssuer:
 
     def status(self, uri: str, idx: int) -> bool | None:
         """The truth the oracle uses: revoked, valid, or None for an unavailable list."""
-        if uri == self.status_uri(MAIN_LIST):
+        if uri == self.status_uri():
             return idx in self.revoked
         return None
 
@@ -239,7 +242,7 @@ class SuiteIssuer:
                     return Response(
                         status_code=302, headers={"Location": f"{self.canary_url}/status/1"}
                     )
-                if list_id not in (MAIN_LIST, STALE_LIST, OVERSIZE_LIST, INFLATES_LIST):
+                if list_id not in (self.main_list, STALE_LIST, OVERSIZE_LIST, INFLATES_LIST):
                     return JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
                 return Response(
                     self.status_list_token(list_id),

@@ -35,9 +35,16 @@ class OAuthError(Exception):
         if status is not None:
             self.status = status  # type: ignore[misc]
 
+    # Further members of the error body (RFC 6749 section 5.2 allows them).
+    members: ClassVar[dict[str, Any]] = {}
+
     def body(self) -> dict[str, Any]:
         """The JSON body a client receives: never ``detail``."""
-        body: dict[str, Any] = {"error": self.error, "error_description": self.description}
+        body: dict[str, Any] = {
+            "error": self.error,
+            "error_description": self.description,
+            **self.members,
+        }
         if self.mcpa_error is not None:
             body["mcpa_error"] = self.mcpa_error
         return body
@@ -111,6 +118,22 @@ class InsufficientScope(OAuthError):
 class AccessDenied(OAuthError):
     error = "access_denied"
     status = 403
+
+
+class QuotaExceeded(OAuthError):
+    """``quota_exceeded`` (MCPA-GRT-026): a grant quota of Appendix A is full.
+
+    ``quota`` names it (``pending_per_client``, ``pending_per_user``, ``live_per_client``)
+    and is sent as the member ``mcpa_quota``.
+    """
+
+    error = "quota_exceeded"
+    status = 403
+
+    def __init__(self, description: str, *, quota: str, requirement: str | None = None) -> None:
+        super().__init__(description, requirement=requirement, detail=f"quota {quota}")
+        self.quota = quota
+        self.members = {"mcpa_quota": quota}  # type: ignore[misc]
 
 
 class NotFound(OAuthError):

@@ -34,8 +34,9 @@ from .introspection import introspection_endpoint
 from .keys import JWKS_MAX_AGE, KeyStore, write_private_file
 from .metadata import DISCOVERY_CACHE_CONTROL, issuer_metadata
 from .revocation import revocation_endpoint
-from .settings import STATUS_LIST_ID, Settings
-from .status_list import MEDIA_TYPE, TOKEN_VALIDITY, status_list_token
+from .settings import Settings
+from .status_allocation import configure as configure_allocation
+from .status_list import MEDIA_TYPE, TOKEN_VALIDITY, SignedLists
 from .storage import Database
 from .token_endpoint import token_endpoint
 
@@ -69,6 +70,7 @@ def open_data_dir(settings: Settings) -> DataDir:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     db = Database(settings.db_path)
+    configure_allocation(db, settings.status_list_size, settings.status_list_retire_margin)
     keys = KeyStore(settings.keys_dir, retention=key_retention(settings))
     created_keys = bool(keys.ensure())
     path: Path = settings.admin_token_path
@@ -92,12 +94,24 @@ async def jwks_endpoint(request: Request) -> Response:
 
 
 async def status_endpoint(request: Request) -> Response:
+    """``GET /status/{list_id}``: the held signed list (MCPA-REV-011, MCPA-REV-019).
+
+    Unknown and retired lists alike answer 404 ``not_found`` (MCPA-REV-018).
+    """
     ctx: IssuerContext = request.app.state.ctx
-    if request.path_params["list_id"] != STATUS_LIST_ID:
-        raise NotFound("no such status list", requirement="MCPA-REV-002")
-    token = status_list_token(ctx.db, ctx.keys, ctx.settings)
-    # max-age 0 (<= ttl, MCPA-REV-011): a revocation is visible at once (MCPA-REV-001).
-    return Response(token, media_type=MEDIA_TYPE, headers={"Cache-Control": "max-age=0"})
+    list_id = request.path_params["list_id"]
+    now = int(time.time())
+    held = ctx.signed_lists.get(list_id, now) if len(list_id) <= 64 else None
+    if held is None:
+        raise NotFound("no such status list", requirement="MCPA-REV-018")
+    headers = {
+        "Cache-Control": f"public, max-age={held.max_age(ctx.settings, now)}",
+        "ETag": held.etag,
+    }
+    match = request.headers.get("if-none-match", "")
+    if held.etag in (tag.strip() for tag in match.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(held.token, media_type=MEDIA_TYPE, headers=headers)
 
 
 # -- error handling -----------------------------------------------------------------------
@@ -189,6 +203,7 @@ def create_app(settings: Settings) -> Starlette:
         keys=data.keys,
         replay_cache=SqliteReplayCache(data.db),
         admin_token=data.admin_token,
+        signed_lists=SignedLists(data.db, data.keys, settings),
     )
     endpoint = Callable[[Request], Awaitable[Response]]
     routes: list[tuple[str, endpoint, list[str]]] = [

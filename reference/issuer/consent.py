@@ -1,4 +1,4 @@
-"""The consent page (MCPA-GRT-008, MCPA-GRT-026, MCPA-AUD-005): server-rendered HTML, no
+"""The consent page (MCPA-GRT-008, MCPA-GRT-027, MCPA-AUD-005): server-rendered HTML, no
 JavaScript.
 
 Pages, in the order a person meets them:

@@ -349,10 +349,13 @@ def activity(events: list[dict[str, Any]], user: str, lookup: Lookup) -> str:
 
 
 def chain_text(act: object) -> str:
-    """``agent:A → model:M → tool:T`` (first actor first), the raw form."""
+    """``agent:A (model M) → tool:T`` (first actor first), the raw form; a hop's
+    ``mcpa_model`` is shown with it."""
     hops: list[str] = []
     node = act
     while isinstance(node, dict) and len(hops) < 16:
-        hops.append(f"{node.get('actor_type')}:{node.get('sub')}")
+        model = node.get("mcpa_model")
+        used = f" (model {model})" if isinstance(model, str) else ""
+        hops.append(f"{node.get('actor_type')}:{node.get('sub')}{used}")
         node = node.get("act")
     return " → ".join(reversed(hops))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..dpop import ReplayCache
 from .keys import KeyStore
 from .settings import Settings
 from .storage import Database
+
+if TYPE_CHECKING:
+    from .status_list import SignedLists
 
 
 class SqliteReplayCache(ReplayCache):
@@ -41,6 +45,7 @@ class IssuerContext:
     keys: KeyStore
     replay_cache: ReplayCache
     admin_token: str
+    signed_lists: SignedLists
 
     def is_admin(self, credential: str | None) -> bool:
         if not credential or not self.admin_token:

@@ -217,6 +217,7 @@ def target_toml(settings: Settings, state: dict[str, Any], admin_token: str) -> 
         f"resources = {_toml_list(resources)}",
         f"scopes = {_toml_list(DEMO_SCOPES)}",
         f"models = {_toml_list([state['model']])}",
+        "quota_probe = 120",
         "",
     ]
     return "\n".join(lines)

@@ -2,9 +2,11 @@
 
 A grant moves ``pending -> active | denied | revoked``, ``active -> revoked``, and either
 to ``expired`` once ``expires_at`` passes; ``denied``, ``revoked`` and ``expired`` are
-final (MCPA-REV-010). Each grant owns one random, never reused index in the status list
-(MCPA-REV-009); grants are never deleted, so an index is never handed out twice.
-Every change is written with its audit event in one transaction.
+final (MCPA-REV-010). A grant gets its status list entry when it becomes ``active``
+(``status_allocation``, MCPA-REV-003): pending and denied grants hold none, so creating
+grants costs no scarce entry. Grants are never deleted, so an entry is never handed out
+twice. Creation is bounded by the quotas of Appendix A (MCPA-GRT-026). Every change is
+written with its audit event in one transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, QuotaExceeded
 from . import audit
 from .clients import valid_resource_uri
 from .settings import (
@@ -28,9 +30,9 @@ from .settings import (
     MAX_LIST_ITEMS,
     MAX_PURPOSE_CHARS,
     MAX_SCOPES,
-    STATUS_LIST_BITS,
     Settings,
 )
+from .status_allocation import allocator_for, bump_version
 from .storage import Database
 
 STATUSES = ("pending", "active", "denied", "revoked", "expired")
@@ -80,7 +82,8 @@ class Grant:
     denied_at: int | None
     revoked_at: int | None
     purpose: str | None
-    status_idx: int
+    status_list_id: str | None  # None while pending, and for denied grants
+    status_idx: int | None
 
     def to_json(self, settings: Settings) -> dict[str, Any]:
         """The grant object of the API (MCPA-GRT-001)."""
@@ -97,8 +100,12 @@ class Grant:
             "max_token_lifetime": self.max_token_lifetime,
             "created_at": self.created_at,
             "expires_at": self.expires_at,
-            "status_list": {"uri": settings.status_list_uri, "idx": self.status_idx},
         }
+        if self.status_list_id is not None:
+            body["status_list"] = {
+                "uri": settings.status_list_uri(self.status_list_id),
+                "idx": self.status_idx,
+            }
         if self.approved_at is not None:
             body["approved_at"] = self.approved_at
         if self.revoked_at is not None:
@@ -240,74 +247,140 @@ def _from_row(row: sqlite3.Row) -> Grant:
         denied_at=row["denied_at"],
         revoked_at=row["revoked_at"],
         purpose=row["purpose"],
+        status_list_id=row["status_list_id"],
         status_idx=row["status_idx"],
     )
 
 
-def _allocate_index(conn: sqlite3.Connection) -> int:
-    """A random free status-list index (MCPA-REV-009)."""
-    for _ in range(64):
-        idx = secrets.randbelow(STATUS_LIST_BITS)
-        if conn.execute("SELECT 1 FROM grants WHERE status_idx = ?", (idx,)).fetchone() is None:
-            return idx
-    raise RuntimeError("status list is (nearly) full")
+def _count(conn: sqlite3.Connection, column: str, value: str, status: str, now: int) -> int:
+    row = conn.execute(
+        f"SELECT COUNT(*) FROM grants WHERE {column} = ? AND status = ? AND expires_at > ?",  # noqa: S608
+        (value, status, now),
+    ).fetchone()
+    return int(row[0])
+
+
+def check_quotas(
+    conn: sqlite3.Connection, request: GrantRequest, settings: Settings, *, active: bool, now: int
+) -> None:
+    """Refuse a creation that would exceed a grant quota (Appendix A, MCPA-GRT-026).
+
+    Grants whose ``expires_at`` has passed count for nothing, recorded or not.
+    """
+    limits: list[tuple[str, str, str, str, int]] = [
+        ("live_per_client", "client_id", request.client_id, "active",
+         settings.live_grants_per_client),
+    ]  # fmt: skip
+    if not active:
+        limits += [
+            ("pending_per_client", "client_id", request.client_id, "pending",
+             settings.pending_grants_per_client),
+            ("pending_per_user", "sub", request.sub, "pending",
+             settings.pending_grants_per_user),
+        ]  # fmt: skip
+    for quota, column, value, status, limit in limits:
+        if _count(conn, column, value, status, now) >= limit:
+            raise QuotaExceeded(
+                f"grant quota {quota} ({limit}) is reached", quota=quota, requirement="MCPA-GRT-026"
+            )
+
+
+def _assign_entry(
+    conn: sqlite3.Connection, db: Database, grant_id: str, expires_at: int, now: int
+) -> None:
+    """Give an activated grant its status list entry (MCPA-REV-003, MCPA-REV-009)."""
+    allocator = allocator_for(db)
+    try:
+        list_id, idx = allocator.allocate(conn, expires_at=expires_at, now=now)
+        conn.execute(
+            "UPDATE grants SET status_list_id = ?, status_idx = ? WHERE grant_id = ?",
+            (list_id, idx, grant_id),
+        )
+    except BaseException:
+        allocator.forget()  # the transaction is rolled back: rebuild the pools from it
+        raise
 
 
 def create_grant(
-    db: Database, request: GrantRequest, *, active: bool, now: int | None = None
+    db: Database,
+    request: GrantRequest,
+    *,
+    active: bool,
+    now: int | None = None,
+    settings: Settings | None = None,
 ) -> Grant:
-    """Store a new grant: ``pending`` for clients, ``active`` for admin provisioning."""
+    """Store a new grant: ``pending`` for clients, ``active`` for admin provisioning.
+
+    With ``settings`` the quotas of Appendix A are enforced (the grants API passes them).
+    """
     moment = int(time.time()) if now is None else now
+    with db.transaction() as conn:
+        return insert_grant(conn, db, request, active=active, now=moment, settings=settings)
+
+
+def insert_grant(
+    conn: sqlite3.Connection,
+    db: Database,
+    request: GrantRequest,
+    *,
+    active: bool,
+    now: int,
+    settings: Settings | None = None,
+) -> Grant:
+    """``create_grant`` inside the caller's transaction (also used by the benchmark)."""
+    moment = now
     grant_id = secrets.token_urlsafe(24)  # 192 bits (MCPA-GRT-002)
     status = "active" if active else "pending"
-    with db.transaction() as conn:
-        idx = _allocate_index(conn)
-        conn.execute(
-            "INSERT INTO grants (grant_id, status, sub, client_id, resources, scopes, tools, "
-            "models, max_depth, max_token_lifetime, created_at, expires_at, approved_at, "
-            "purpose, status_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                grant_id,
-                status,
-                request.sub,
-                request.client_id,
-                json.dumps(list(request.resources)),
-                json.dumps(list(request.scopes)),
-                json.dumps(list(request.tools)),
-                json.dumps(list(request.models)),
-                request.max_depth,
-                request.max_token_lifetime,
-                moment,
-                moment + request.expires_in,
-                moment if active else None,
-                request.purpose,
-                idx,
-            ),
+    if settings is not None:
+        check_quotas(conn, request, settings, active=active, now=moment)
+    conn.execute(
+        "INSERT INTO grants (grant_id, status, sub, client_id, resources, scopes, tools, "
+        "models, max_depth, max_token_lifetime, created_at, expires_at, approved_at, "
+        "purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            grant_id,
+            status,
+            request.sub,
+            request.client_id,
+            json.dumps(list(request.resources)),
+            json.dumps(list(request.scopes)),
+            json.dumps(list(request.tools)),
+            json.dumps(list(request.models)),
+            request.max_depth,
+            request.max_token_lifetime,
+            moment,
+            moment + request.expires_in,
+            moment if active else None,
+            request.purpose,
+        ),
+    )
+    if active:
+        _assign_entry(conn, db, grant_id, moment + request.expires_in, moment)
+    # Admin provisioning is the administrator's act; a pending grant is the client's.
+    actor = audit.admin_actor() if active else audit.client_actor(request.client_id)
+    for event in ("grant.created", "grant.approved") if active else ("grant.created",):
+        audit.append(
+            conn,
+            event,
+            grant_id=grant_id,
+            sub=request.sub,
+            client_id=request.client_id,
+            actor=actor,
         )
-        # Admin provisioning is the administrator's act; a pending grant is the client's.
-        actor = audit.admin_actor() if active else audit.client_actor(request.client_id)
-        for event in ("grant.created", "grant.approved") if active else ("grant.created",):
-            audit.append(
-                conn,
-                event,
-                grant_id=grant_id,
-                sub=request.sub,
-                client_id=request.client_id,
-                actor=actor,
-            )
-        row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+    row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
     return _from_row(row)
 
 
 def _expire_due(conn: sqlite3.Connection, now: int, grant_id: str | None = None) -> None:
-    sql = "SELECT grant_id, sub, client_id FROM grants WHERE status IN ('pending', 'active') "
-    sql += "AND expires_at <= ?"
+    sql = "SELECT grant_id, sub, client_id, status_list_id FROM grants "
+    sql += "WHERE status IN ('pending', 'active') AND expires_at <= ?"
     params: tuple[Any, ...] = (now,)
     if grant_id is not None:
         sql += " AND grant_id = ?"
         params = (now, grant_id)
     for row in conn.execute(sql, params).fetchall():
         conn.execute("UPDATE grants SET status = 'expired' WHERE grant_id = ?", (row[0],))
+        bump_version(conn, row[3])
         audit.append(
             conn,
             "grant.expired",
@@ -378,36 +451,59 @@ def transition(
     applies to (the consent page revokes only active grants; pending ones are denied).
     """
     moment = int(time.time()) if now is None else now
-    allowed = TRANSITIONS[action]
     with db.transaction() as conn:
-        _expire_due(conn, moment, grant_id)
-        row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
-        if row is None:
-            raise KeyError(grant_id)
-        grant = _from_row(row)
-        target = allowed.get(grant.status)
-        if target is None or (allowed_from is not None and grant.status not in allowed_from):
-            return grant, False
-        column = {"active": "approved_at", "denied": "denied_at", "revoked": "revoked_at"}[target]
-        conn.execute(
-            f"UPDATE grants SET status = ?, {column} = ? WHERE grant_id = ?",  # noqa: S608
-            (target, moment, grant_id),
+        return apply_transition(
+            conn, db, grant_id, action, moment, actor=actor, allowed_from=allowed_from
         )
-        audit.append(
-            conn,
-            EVENT_FOR[target],
-            grant_id=grant_id,
-            sub=grant.sub,
-            client_id=grant.client_id,
-            actor=actor or audit.admin_actor(),
-        )
-        row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+
+
+def apply_transition(
+    conn: sqlite3.Connection,
+    db: Database,
+    grant_id: str,
+    action: str,
+    now: int,
+    *,
+    actor: dict[str, str] | None = None,
+    allowed_from: tuple[str, ...] | None = None,
+) -> tuple[Grant, bool]:
+    """``transition`` inside the caller's transaction (also used by the benchmark)."""
+    moment = now
+    allowed = TRANSITIONS[action]
+    _expire_due(conn, moment, grant_id)
+    row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+    if row is None:
+        raise KeyError(grant_id)
+    grant = _from_row(row)
+    target = allowed.get(grant.status)
+    if target is None or (allowed_from is not None and grant.status not in allowed_from):
+        return grant, False
+    column = {"active": "approved_at", "denied": "denied_at", "revoked": "revoked_at"}[target]
+    conn.execute(
+        f"UPDATE grants SET status = ?, {column} = ? WHERE grant_id = ?",  # noqa: S608
+        (target, moment, grant_id),
+    )
+    if target == "active":
+        _assign_entry(conn, db, grant_id, grant.expires_at, moment)
+    elif target == "revoked":
+        bump_version(conn, grant.status_list_id)
+    audit.append(
+        conn,
+        EVENT_FOR[target],
+        grant_id=grant_id,
+        sub=grant.sub,
+        client_id=grant.client_id,
+        actor=actor or audit.admin_actor(),
+    )
+    row = conn.execute("SELECT * FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
     return _from_row(row), True
 
 
-def invalid_indices(db: Database) -> list[int]:
-    """Status-list indices whose bit is 1: grants that can never be used again."""
+def invalid_indices(db: Database, list_id: str) -> list[int]:
+    """Indices of ``list_id`` whose bit is 1: grants that can never be used again."""
     rows = db.query(
-        "SELECT status_idx FROM grants WHERE status IN ('denied', 'revoked', 'expired')"
+        "SELECT status_idx FROM grants WHERE status_list_id = ? "
+        "AND status IN ('revoked', 'expired')",
+        (list_id,),
     )
     return [int(row[0]) for row in rows]

@@ -7,7 +7,8 @@ in order (section 2.3 of the spec, MCPA-GRT-025): body limits and JSON parsing;
 authentication (401 ``invalid_client``); caller permissions (403 ``access_denied``,
 MCPA-GRT-015); existence and ownership (404 ``not_found``, also for other clients' grants,
 so nothing leaks); body and query validation (400 ``invalid_request``, MCPA-GRT-013,
-MCPA-GRT-022), and last, for ``GET /grants``, a ``client_id`` naming another client (404).
+MCPA-GRT-022), and last, for ``GET /grants``, a ``client_id`` naming another client (404);
+for ``POST /grants``, then the grant quotas (403 ``quota_exceeded``, MCPA-GRT-026).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ async def create_grant(request: Request) -> Response:
             raise InvalidRequest(
                 "client_id must name a registered agent client", requirement="MCPA-GRT-013"
             )
-    grant = grants.create_grant(ctx.db, grant_request, active=caller.is_admin)
+    # Step 6: the quotas of Appendix A (403 quota_exceeded, MCPA-GRT-026).
+    grant = grants.create_grant(
+        ctx.db, grant_request, active=caller.is_admin, settings=ctx.settings
+    )
     response = json_response(grant.to_json(ctx.settings), status=201)
     response.headers["Location"] = ctx.settings.url(f"/grants/{grant.grant_id}")
     return response

@@ -22,8 +22,14 @@ MAX_LIST_ITEMS = 32
 MAX_IDENTIFIER_CHARS = 256
 MAX_URI_CHARS = 2048
 MAX_PURPOSE_CHARS = 1024
-STATUS_LIST_BITS = 1 << 17
-STATUS_LIST_ID = "1"
+STATUS_LIST_BITS = 1 << 17  # default entries per status list (MCPA-REV-015)
+STATUS_LIST_MIN_BITS = 8
+STATUS_LIST_MAX_BITS = 1 << 20  # 128 KiB, well inside A.16's 1 MiB
+MAX_CLOCK_SKEW = 60  # A.12: the largest skew a conformant verifier may allow
+# Grant quotas (Appendix A, A.18-A.20; MCPA-GRT-026).
+PENDING_GRANTS_PER_CLIENT = 100
+PENDING_GRANTS_PER_USER = 50
+LIVE_GRANTS_PER_CLIENT = 10_000
 ASSERTION_MAX_LIFETIME = 300
 CLOCK_SKEW = 30
 GRANT_DEFAULT_EXPIRES_IN = 30 * 24 * 3600
@@ -80,6 +86,10 @@ class Settings:
     max_token_lifetime: int = 300
     status_list_max_age: int = 60
     token_alg: str = "ES256"  # noqa: S105
+    status_list_size: int = STATUS_LIST_BITS
+    pending_grants_per_client: int = PENDING_GRANTS_PER_CLIENT
+    pending_grants_per_user: int = PENDING_GRANTS_PER_USER
+    live_grants_per_client: int = LIVE_GRANTS_PER_CLIENT
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "issuer_url", self.issuer_url.rstrip("/"))
@@ -103,6 +113,17 @@ class Settings:
             object.__setattr__(self, "token_alg", "Ed25519")
         if self.token_alg not in ("ES256", "Ed25519"):
             raise ValueError("token_alg must be ES256 or Ed25519")
+        size = self.status_list_size
+        if not STATUS_LIST_MIN_BITS <= size <= STATUS_LIST_MAX_BITS or size % 8:
+            raise ValueError(
+                f"status_list_size must be a multiple of 8 from {STATUS_LIST_MIN_BITS} "
+                f"to {STATUS_LIST_MAX_BITS}"
+            )
+        for name in ("pending_grants_per_client", "pending_grants_per_user"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.live_grants_per_client < 1:
+            raise ValueError("live_grants_per_client must be at least 1")
 
     # Paths inside the data directory.
     @property
@@ -133,9 +154,14 @@ class Settings:
     def consent_endpoint(self) -> str:
         return self.url("/consent")
 
+    def status_list_uri(self, list_id: str) -> str:
+        """The URI of one status list: ``{issuer}/status/{list_id}`` (MCPA-REV-016)."""
+        return self.url(f"/status/{list_id}")
+
     @property
-    def status_list_uri(self) -> str:
-        return self.url(f"/status/{STATUS_LIST_ID}")
+    def status_list_retire_margin(self) -> int:
+        """Seconds after a list's last grant expiry before it may retire (MCPA-REV-017)."""
+        return self.max_token_lifetime + MAX_CLOCK_SKEW
 
     @property
     def secure_cookies(self) -> bool:

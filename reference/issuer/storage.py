@@ -105,6 +105,61 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (kind, value)
     );
     """,
+    # 4: many status lists (MCPA-REV-015..018); a grant gets its entry when it is approved
+    # (MCPA-REV-003), so pending and denied grants hold none. draft-00's single list keeps
+    # its id "1" and is closed to allocation (``allocated`` = its size: it retires like any
+    # full list; new entries go to lists with unguessable ids); the indices of its pending
+    # and denied grants are dropped, which is safe because no token ever carried them.
+    """
+    CREATE TABLE status_lists (
+        list_id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        allocated INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_expires_at INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 0,
+        retired_at INTEGER
+    );
+    INSERT INTO status_lists (list_id, size, allocated, created_at, last_expires_at)
+        SELECT '1', 131072, 131072, COALESCE(MIN(created_at), 0),
+            COALESCE(MAX(expires_at), 0)
+        FROM grants WHERE status NOT IN ('pending', 'denied') HAVING COUNT(*) > 0;
+    CREATE TABLE grants_v3 (
+        grant_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'active', 'denied', 'revoked', 'expired')),
+        sub TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        tools TEXT NOT NULL,
+        models TEXT NOT NULL,
+        max_depth INTEGER NOT NULL,
+        max_token_lifetime INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        approved_at INTEGER,
+        denied_at INTEGER,
+        revoked_at INTEGER,
+        purpose TEXT,
+        status_list_id TEXT,
+        status_idx INTEGER,
+        CHECK ((status_list_id IS NULL) = (status_idx IS NULL)),
+        UNIQUE (status_list_id, status_idx)
+    );
+    INSERT INTO grants_v3
+        SELECT grant_id, status, sub, client_id, resources, scopes, tools, models,
+            max_depth, max_token_lifetime, created_at, expires_at, approved_at, denied_at,
+            revoked_at, purpose,
+            CASE WHEN status IN ('pending', 'denied') THEN NULL ELSE '1' END,
+            CASE WHEN status IN ('pending', 'denied') THEN NULL ELSE status_idx END
+        FROM grants;
+    DROP TABLE grants;
+    ALTER TABLE grants_v3 RENAME TO grants;
+    CREATE INDEX grants_sub ON grants (sub, status);
+    CREATE INDEX grants_client ON grants (client_id, status);
+    CREATE INDEX grants_list ON grants (status_list_id, status)
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,6 +50,13 @@ class Minted:
     claims: dict[str, Any]
 
 
+def _status_entry(ctx: IssuerContext, grant: Grant) -> dict[str, Any]:
+    """The grant's status list entry (MCPA-REV-003); every active grant has one."""
+    if grant.status_list_id is None or grant.status_idx is None:
+        raise InvalidGrant("grant is not active", requirement="MCPA-GRT-003")
+    return {"idx": grant.status_idx, "uri": ctx.settings.status_list_uri(grant.status_list_id)}
+
+
 def build_claims(
     ctx: IssuerContext,
     *,
@@ -73,9 +80,7 @@ def build_claims(
         "scope": " ".join(scope),
         "grant_id": grant.grant_id,
         "cnf": {"jkt": jkt},
-        "status": {
-            "mcpa_grant_list": {"idx": grant.status_idx, "uri": ctx.settings.status_list_uri}
-        },
+        "status": {"mcpa_grant_list": _status_entry(ctx, grant)},
         "act": act,
     }
 

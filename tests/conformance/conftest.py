@@ -85,6 +85,7 @@ def issuer_config(url: str, keys: dict[str, jose.Key], mode: str = "admin") -> d
         "resources": [FINAL_RESOURCE],
         "scopes": ["data:read", "data:write"],
         "models": ["model-1"],
+        "quota_probe": 40,
     }
     return {
         "spec_version": "draft-01",

@@ -35,6 +35,10 @@ ISSUER_DEFECTS = {
     "exchange_invalid_grant": ("issuer.exchange_only_audience", "MCPA-XCH-003"),
     "endpoint_audience": ("issuer.client_auth_audience", "MCPA-CLA-011"),
     "model_hop": ("issuer.issuance", "MCPA-ISS-016"),
+    "pending_status_entry": ("issuer.status_entry_at_approval", "MCPA-REV-003"),
+    "guessable_list_id": ("issuer.status_list_id", "MCPA-REV-016"),
+    "stale_status_list": ("issuer.status_list_fresh", "MCPA-REV-019"),
+    "quota_500": ("issuer.grant_quota", "MCPA-GRT-026"),
 }
 
 
@@ -154,4 +158,6 @@ def test_correct_mini_issuer_passes_in_existing_mode_with_a_shallow_grant():
         "issuer.exchange_tool_not_in_grant",
         "issuer.grant_revocation",
         "issuer.grant_admin_create",
+        "issuer.status_entries_distinct",  # one grant in the config
+        "issuer.grant_quota",  # no quota_probe in the config
     }

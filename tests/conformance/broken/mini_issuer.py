@@ -36,7 +36,12 @@ DEFECTS = (
     "exchange_invalid_grant",  # draft-00: invalid_grant for an unacceptable subject token
     "endpoint_audience",  # draft-00: accepts the endpoint URL as a client assertion's aud
     "model_hop",  # draft-00: the model as the outermost hop of the agent's token
+    "pending_status_entry",
+    "guessable_list_id",
+    "stale_status_list",
+    "quota_500",
 )
+PENDING_QUOTA = 20
 GRANT_STATUSES = ("pending", "active", "denied", "revoked", "expired")
 CONSENT_HEADERS = {
     "Cache-Control": "no-store",
@@ -57,6 +62,13 @@ class OAuth(Exception):
         super().__init__(desc)
         self.error, self.desc, self.status, self.mcpa_error = error, desc, status, mcpa_error
         self.headers = {"WWW-Authenticate": 'Bearer realm="mini"'} if status == 401 else {}
+        self.members: dict[str, str] = {}
+
+
+class QuotaExceeded(OAuth):
+    def __init__(self) -> None:
+        super().__init__("quota_exceeded", "grant quota pending_per_client is reached", 403)
+        self.members = {"mcpa_quota": "pending_per_client"}
 
 
 def b64(data: bytes) -> str:
@@ -107,6 +119,8 @@ class MiniIssuer:
         self.tokens: dict[str, dict[str, Any]] = {}
         self.revoked_bits: set[int] = set()
         self.used_idx: set[int] = set()
+        self.list_id = "1" if defect == "guessable_list_id" else secrets.token_urlsafe(16)
+        self.held_list: tuple[int, str] | None = None  # (iat, token), re-signed each second
         self.seen_assertions: set[str] = set()
         self.seen_proofs: set[str] = set()
         self.events: list[dict[str, Any]] = []
@@ -518,21 +532,33 @@ class MiniIssuer:
             headers=NO_STORE,
         )
 
-    def status_list(self) -> str:
+    def status_list(self) -> tuple[int, str]:
+        now = int(time.time())
+        if self.held_list is not None and now - self.held_list[0] < 1:
+            return self.held_list
         data = bytearray(2**17 // 8)
         for i in self.revoked_bits:
             data[i // 8] |= 1 << (i % 8)
-        now = int(time.time())
-        return self.sign(
+        iat = now - 25 if self.defect == "stale_status_list" else now
+        token = self.sign(
             {
-                "sub": f"{self.url}/status/1",
-                "iat": now,
+                "sub": f"{self.url}/status/{self.list_id}",
+                "iat": iat,
                 "exp": now + 60,
                 "ttl": 30,
                 "status_list": {"bits": 1, "lst": b64(zlib.compress(bytes(data)))},
             },
             "statuslist+jwt",
         )
+        self.held_list = (now, token)
+        return self.held_list
+
+    def entry(self) -> dict[str, Any]:
+        idx = secrets.randbelow(2**17)
+        while idx in self.used_idx:
+            idx = secrets.randbelow(2**17)
+        self.used_idx.add(idx)
+        return {"uri": f"{self.url}/status/{self.list_id}", "idx": idx}
 
     def grants_caller(self, request: Request) -> str | None:
         auth = request.headers.get("authorization", "")
@@ -558,10 +584,16 @@ class MiniIssuer:
                     raise OAuth("invalid_request", f"{name} must be a list")
             if not isinstance(body.get("sub"), str):
                 raise OAuth("invalid_request", "sub")
-            idx = secrets.randbelow(2**17)
-            while idx in self.used_idx:
-                idx = secrets.randbelow(2**17)
-            self.used_idx.add(idx)
+            if caller is not None:
+                pending = [
+                    g
+                    for g in self.grants.values()
+                    if g["client_id"] == caller and g["status"] == "pending"
+                ]
+                if len(pending) >= PENDING_QUOTA:
+                    if self.defect == "quota_500":
+                        raise OAuth("server_error", "no more indices", 500)
+                    raise QuotaExceeded()
             now = int(time.time())
             g = {
                 "grant_id": "grt_" + secrets.token_urlsafe(16),
@@ -576,8 +608,9 @@ class MiniIssuer:
                 "max_token_lifetime": LIFETIME,
                 "created_at": now,
                 "expires_at": now + int(body.get("expires_in", 86400)),
-                "status_list": {"uri": f"{self.url}/status/1", "idx": idx},
             }
+            if caller is None or self.defect == "pending_status_entry":
+                g["status_list"] = self.entry()
             if caller is None:
                 g["approved_at"] = now
             else:
@@ -616,7 +649,9 @@ class MiniIssuer:
             if g["status"] != "revoked":
                 g["status"] = "revoked"
                 g["revoked_at"] = int(time.time())
-                self.revoked_bits.add(g["status_list"]["idx"])
+                if "status_list" in g:
+                    self.revoked_bits.add(g["status_list"]["idx"])
+                    self.held_list = None  # a bit changed: sign anew (MCPA-REV-001)
                 who = {"type": "admin"} if caller is None else {"type": "client", "id": caller}
                 self.audit(
                     "grant.revoked",
@@ -642,7 +677,7 @@ class MiniIssuer:
                 try:
                     result = await fn(request)
                 except OAuth as exc:
-                    body = {"error": exc.error, "error_description": exc.desc}
+                    body = {"error": exc.error, "error_description": exc.desc, **exc.members}
                     if exc.mcpa_error:
                         body["mcpa_error"] = exc.mcpa_error
                     return JSONResponse(
@@ -667,7 +702,14 @@ class MiniIssuer:
             return HTMLResponse(page, headers=CONSENT_HEADERS)
 
         async def status(request: Request) -> Response:
-            return Response(self.status_list(), media_type="application/statuslist+jwt")
+            if request.path_params["list_id"] != self.list_id:
+                return JSONResponse({"error": "not_found"}, status_code=404, headers=NO_STORE)
+            iat, token = self.status_list()
+            headers = {
+                "Cache-Control": f"public, max-age={max(0, iat + 15 - int(time.time()))}",
+                "ETag": '"' + hashlib.sha256(token.encode()).hexdigest()[:16] + '"',
+            }
+            return Response(token, media_type="application/statuslist+jwt", headers=headers)
 
         return Starlette(
             routes=[
@@ -676,7 +718,7 @@ class MiniIssuer:
                 Route("/token", guard(self.token), methods=["POST"]),
                 Route("/revoke", guard(self.revoke), methods=["POST"]),
                 Route("/introspect", guard(self.introspect), methods=["POST"]),
-                Route("/status/1", status),
+                Route("/status/{list_id}", status),
                 Route("/consent", consent),
                 Route("/grants", guard(self.grants_api), methods=["GET", "POST"]),
                 Route("/grants/{grant_id}", guard(self.grants_api), methods=["GET", "DELETE"]),

@@ -72,6 +72,13 @@ class World:
         result: dict[str, Any] = response.json()
         return result
 
+    @property
+    def status_path(self) -> str:
+        """The path of the status list holding the world grant's entry."""
+        grant = grants.get_grant(self.ctx.db, self.grant_id)
+        assert grant is not None and grant.status_list_id is not None
+        return f"/status/{grant.status_list_id}"
+
     def issue(self, **kwargs: Any) -> str:
         params = {"grant_id": self.grant_id, "resource": TOOL_RESOURCES[0], "model": MODEL}
         params.update(kwargs)

@@ -59,18 +59,40 @@ def test_expiry_is_materialised_once_with_an_event(db: Database) -> None:
     assert grants.get_grant(db, grant.grant_id, now=1_020).status == "expired"
     types = [e["type"] for e in audit.events_for_grant(db, grant.grant_id)]
     assert types == ["grant.created", "grant.approved", "grant.expired"]
-    assert grant.status_idx in grants.invalid_indices(db)
+    assert grant.status_list_id is not None
+    assert grant.status_idx in grants.invalid_indices(db, grant.status_list_id)
     _, changed = grants.transition(db, grant.grant_id, "revoke", now=1_030)
     assert not changed  # expired is final
 
 
 def test_revoked_bit_never_cleared(db: Database) -> None:
-    grant = grants.create_grant(db, grant_request(), active=False)
-    assert grant.status_idx not in grants.invalid_indices(db)
+    pending = grants.create_grant(db, grant_request(), active=False)
+    grant, _ = grants.transition(db, pending.grant_id, "approve")
+    assert grant.status_list_id is not None
+    assert grant.status_idx not in grants.invalid_indices(db, grant.status_list_id)
     grants.transition(db, grant.grant_id, "revoke")
-    assert grant.status_idx in grants.invalid_indices(db)
+    assert grant.status_idx in grants.invalid_indices(db, grant.status_list_id)
     grants.transition(db, grant.grant_id, "approve")
     assert grants.get_grant(db, grant.grant_id).status == "revoked"
+
+
+def test_pending_and_denied_grants_hold_no_status_entry(db: Database) -> None:
+    """Regression (issue 14 finding 1): only approval assigns an entry (MCPA-REV-003)."""
+    pending = grants.create_grant(db, grant_request(), active=False)
+    assert pending.status_list_id is None and pending.status_idx is None
+    assert "status_list" not in pending.to_json(SETTINGS)
+    denied, _ = grants.transition(db, pending.grant_id, "deny")
+    assert denied.status_list_id is None and "status_list" not in denied.to_json(SETTINGS)
+    withdrawn = grants.create_grant(db, grant_request(), active=False)
+    revoked, _ = grants.transition(db, withdrawn.grant_id, "revoke")
+    assert revoked.status_list_id is None
+    validate("grant", revoked.to_json(SETTINGS))
+    approved, _ = grants.transition(
+        db, grants.create_grant(db, grant_request(), active=False).grant_id, "approve"
+    )
+    assert approved.status_list_id is not None and approved.status_idx is not None
+    assert approved.to_json(SETTINGS)["status_list"]["idx"] == approved.status_idx
+    assert db.query_one("SELECT allocated FROM status_lists")[0] == 1
 
 
 def test_defaults(db: Database) -> None:

@@ -175,7 +175,7 @@ def _break_audit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_grant_revocation_without_durable_event_is_refused(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = world.http.get("/status/1").text
+    before = world.http.get(world.status_path).text
     events = len(audit.all_events(world.ctx.db))
     _break_audit(monkeypatch)
     response = world.http.delete(f"/grants/{world.grant_id}", headers=world.admin)
@@ -186,7 +186,7 @@ def test_grant_revocation_without_durable_event_is_refused(
     assert len(audit.all_events(world.ctx.db)) == events
     assert world.issue()  # still usable; the client retries the revocation
     assert world.http.delete(f"/grants/{world.grant_id}", headers=world.admin).status_code == 204
-    assert world.http.get("/status/1").text != before
+    assert world.http.get(world.status_path).text != before
 
 
 def test_token_revocation_without_durable_event_is_refused(

@@ -70,7 +70,7 @@ def test_issuance_token_content_and_response(world: World) -> None:
     grant = world.http.get(f"/grants/{world.grant_id}", headers=world.admin).json()
     assert claims["status"]["mcpa_grant_list"] == {
         "idx": grant["status_list"]["idx"],
-        "uri": f"{ISSUER}/status/1",
+        "uri": f"{ISSUER}{world.status_path}",
     }
 
 

@@ -477,6 +477,11 @@ def test_status_uri_outside_issuer_refused(uri: str) -> None:
 def test_status_uri_allowed() -> None:
     assert status_uri_allowed("http://127.0.0.1:8400/status/1", "http://127.0.0.1:8400")
     assert status_uri_allowed("https://i.example/t/status/1", "https://i.example/t/")
+    # draft-01: many lists with random base64url ids (MCPA-REV-016), any id under the issuer.
+    for list_id in ("Yv3hN1b0xqZ8kT2sW6pLdA", "a-b_c-d_e-f_g-h_i-j_kl", "1"):
+        assert status_uri_allowed(
+            f"http://127.0.0.1:8400/status/{list_id}", "http://127.0.0.1:8400"
+        )
 
 
 # ---------------------------------------------------------------------------
