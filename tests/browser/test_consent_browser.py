@@ -45,7 +45,7 @@ def test_person_decides_in_a_browser(browser: Any, live_issuer: LiveIssuer, scre
         "Demo file store",
         "demo-model",
         "For 7 days, until ",
-        "at most 3 tools, one after another",
+        "at most 4 tools, one after another",
         "at most 5 minutes",
     ):
         assert text in card, text
