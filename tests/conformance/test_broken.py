@@ -105,9 +105,7 @@ def test_generated_mutations_find_and_shrink(defect, requirement):
     """The Hypothesis property finds these defects on its own; the shrunk counterexample
     is decided by the defect's rule (the only rule where miniature and oracle differ)."""
     with mini_verifier(defect) as (mini, port):
-        report = run_verifier(
-            mini, port, only={"verifier.generated_mutations"}, profile="thorough"
-        )
+        report = run_verifier(mini, port, only={"verifier.generated_mutations"}, profile="thorough")
     result = report.checks[0]
     assert result.outcome == "fail", result.reason
     assert f"[{requirement}:" in result.reason
