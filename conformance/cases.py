@@ -50,7 +50,7 @@ class TokenRecipe:
     ops: tuple[Op, ...] = ()
     # How it is signed/serialised: "ok", "none", "hmac-public", "attacker", "flip:N",
     # "zero", "der", "truncate", "empty", "extra-segment", "drop-segment", "bad-b64",
-    # "padding", "dup-claim", "oversize", "wrong-key-type"
+    # "padding", "non-canonical", "dup-claim", "oversize", "wrong-key-type"
     signature: str = "ok"
 
 
@@ -107,6 +107,8 @@ def resolve(value: Any, issuer: SuiteIssuer) -> Any:
         return issuer.status_uri("inflates-too-far")
     if value == "$issuer_slash":
         return issuer.url + "/"
+    if value == "$issuer_double_slash":
+        return issuer.url + "//status/1"
     return value
 
 
@@ -248,6 +250,12 @@ def sign_token(
         return signing_input + "." + std
     if how == "padding":
         return signing_input + "." + jose.b64u(sig) + "=="
+    if how == "non-canonical":
+        # 64 bytes end in a 2-character quantum whose last character carries 4 unused bits:
+        # set one of them (RFC 4648 section 3.5). Decoders that ignore them see the same bytes.
+        text = jose.b64u(sig)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        return signing_input + "." + text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
     return signing_input + "." + jose.b64u(sig)
 
 

@@ -143,15 +143,17 @@ def _required_claims(claims: dict[str, Any]) -> str | None:
 
 
 def chain_of(act: Any, limit: int = 64) -> list[dict[str, Any]] | None:
-    """The hops outermost first, or None when a hop is not an object (or absurdly deep)."""
+    """The hops outermost first, or None when a hop is not an object (or absurdly deep).
+    An ``act`` member whose value is ``null`` is a hop that is not an object, not absence."""
     hops: list[dict[str, Any]] = []
     node = act
-    while node is not None:
+    while True:
         if not isinstance(node, dict) or len(hops) >= limit:
             return None
         hops.append(node)
-        node = node.get("act")
-    return hops
+        if "act" not in node:
+            return hops
+        node = node["act"]
 
 
 def chain_problem(claims: dict[str, Any]) -> str | None:
@@ -205,7 +207,7 @@ def _proof_rules(
     now: int,
     ctx: VerifierContext,
 ) -> tuple[Expectation | None, str | None]:
-    """Step 12 (MCPA-VER-018..024, then MCPA-VER-023). Returns (failure, proof jti)."""
+    """Step 12 (MCPA-VER-018..023, then MCPA-VER-024). Returns (failure, proof jti)."""
     proofs = req.dpop
     if len(proofs) != 1:
         return _invalid_proof("MCPA-VER-018", "no DPoP proof"), None
@@ -230,7 +232,7 @@ def _proof_rules(
     if not jose.verify_signature(jwk, str(alg), signing_input, sig):
         return _invalid_proof("MCPA-VER-018", "proof signature invalid"), None
     jti = pclaims.get("jti")
-    if not isinstance(jti, str) or len(jti) > 256 or not _is_int(pclaims.get("iat")):
+    if not isinstance(jti, str) or not jti or len(jti) > 256 or not _is_int(pclaims.get("iat")):
         return _invalid_proof("MCPA-VER-018", "proof jti/iat missing"), None
     if pclaims.get("htm") != req.method:
         return _invalid_proof("MCPA-VER-019", "htm does not match the method"), None
@@ -245,21 +247,22 @@ def _proof_rules(
         raise Indeterminate("proof iat near the window edge")
     if pclaims.get("ath") != jose.ath(token):
         return _invalid_proof("MCPA-VER-022", "ath does not match the token"), None
-    if jti in ctx.seen_proof_jtis:
-        return _invalid_proof("MCPA-VER-024", "proof jti replayed"), None
     try:
         jkt = jose.jwk_thumbprint(jwk)
     except (jose.JoseError, KeyError):
         return _invalid_proof("MCPA-VER-018", "proof jwk unusable"), None
+    # The key binding before the replay check: a wrong-key proof never uses up its jti.
     if jkt != claims["cnf"]["jkt"]:
-        return _invalid_token("MCPA-VER-023", "proof key does not match cnf.jkt"), jti
+        return _invalid_token("MCPA-VER-023", "proof key does not match cnf.jkt"), None
+    if jti in ctx.seen_proof_jtis:
+        return _invalid_proof("MCPA-VER-024", "proof jti replayed"), None
     return None, jti
 
 
 def expect(req: Request, ctx: VerifierContext, now: int) -> Expectation:
     """The answer a conformant verifier gives to ``req`` at time ``now``."""
     exp, jti = _expect(req, ctx, now)
-    if exp.accepted and jti is not None:
+    if jti is not None:  # step 12 passed: the proof is used up even if step 13-15 fails
         ctx.seen_proof_jtis.add(jti)
     return exp
 
@@ -330,10 +333,10 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
     # Step 13: chain (MCPA-VER-025) and depth (MCPA-VER-026).
     problem = chain_problem(claims)
     if problem:
-        return _invalid_token("MCPA-VER-025", problem), None
+        return _invalid_token("MCPA-VER-025", problem), jti
     hops = chain_of(claims["act"]) or []
     if len(hops) > ctx.max_depth:
-        return _invalid_token("MCPA-VER-026", "chain deeper than allowed"), None
+        return _invalid_token("MCPA-VER-026", "chain deeper than allowed"), jti
     # Step 14: scope (MCPA-VER-027).
     have = set(claims["scope"].split(" "))
     if not set(ctx.required_scope.split()) <= have:
@@ -343,17 +346,18 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
             "MCPA-VER-027",
             "required scope missing",
             scope=ctx.required_scope,
-        ), None
+        ), jti
     # Step 15: status (MCPA-VER-028, -029; MCPA-SEC-002).
     sl = claims["status"]["status_list"]
     uri = sl["uri"]
-    if not uri.startswith(ctx.issuer.rstrip("/") + "/"):
-        return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), None
+    prefix = ctx.issuer.rstrip("/") + "/"
+    if not uri.startswith(prefix) or "//" in uri[len(prefix) - 1 :]:
+        return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), jti
     revoked = ctx.status(uri, sl["idx"])
     if revoked is None:
         return Expectation(
             503, "temporarily_unavailable", "MCPA-VER-029", "status unavailable"
-        ), None
+        ), jti
     if revoked:
-        return _invalid_token("MCPA-VER-028", "grant revoked (status bit set)"), None
+        return _invalid_token("MCPA-VER-028", "grant revoked (status bit set)"), jti
     return ok(), jti

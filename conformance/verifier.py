@@ -323,6 +323,13 @@ def _no_credentials(run: VerifierRun) -> None:
         problems.append("a request without credentials must not carry an error code")
     if "algs" not in params:
         problems.append("WWW-Authenticate lacks algs")
+    if resp.content.strip():
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "error" in body:
+            problems.append("the body of a request without credentials must not carry an error")
     if problems:
         raise Failed("; ".join(problems), report_case(None, resp, ""))
 
@@ -485,6 +492,7 @@ def _malformed(run: VerifierRun) -> None:
             tok("four segments", signature="extra-segment"),
             tok("standard base64 alphabet in the signature", signature="bad-b64"),
             tok("padded signature", signature="padding"),
+            tok("signature with non-zero pad bits (non-canonical)", signature="non-canonical"),
             tok("duplicate member name in claims", signature="dup-claim"),
         ],
         ["MCPA-VER-006"],
@@ -819,6 +827,7 @@ def _dpop_invalid(run: VerifierRun) -> None:
             prf("proof signed by another key than its jwk", signature="foreign-key"),
             prf("proof signature bit flipped", signature="flip"),
             prf("proof without jti", ops=(D("jti"),)),
+            prf("proof with an empty jti", ops=(C("jti", ""),)),
             prf("proof without jwk", ops=(D("jwk", "header"),)),
         ],
         ["MCPA-VER-018"],
@@ -838,12 +847,15 @@ def _htu(run: VerifierRun) -> None:
     u = urlsplit(run.target.url)
     other_path = urlunsplit((u.scheme, u.netloc, (u.path.rstrip("/") or "") + "/other", "", ""))
     other_port = urlunsplit((u.scheme, f"{u.hostname}:{(u.port or 80) + 1}", u.path, "", ""))
+    port = u.port or (443 if u.scheme == "https" else 80)
+    zero_port = urlunsplit((u.scheme, f"{u.hostname}:0{port}", u.path, "", ""))
     run_cases(
         run,
         [
             prf("htu with another path", htu=other_path),
             prf("htu with another port", htu=other_port),
             prf("htu on another host", htu="https://evil.example/mcp"),
+            prf("valid: htu port with a leading zero (the same port)", htu=zero_port),
         ],
         ["MCPA-VER-020"],
     )
@@ -897,6 +909,27 @@ def _wrong_key(run: VerifierRun) -> None:
     run_cases(run, [prf("proof by another key", key="other")], ["MCPA-VER-023"])
 
 
+@check(
+    "dpop_wrong_key_not_recorded",
+    "A proof by a key other than cnf.jkt fails the key binding every time it is sent: the "
+    "replay check comes after it, so the proof never occupies the replay cache",
+    ["MCPA-VER-023", "MCPA-VER-024"],
+)
+def _wrong_key_twice(run: VerifierRun) -> None:
+    now = int(time.time())
+    wire = materialize(prf("proof by another key", key="other"), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, wire.authorization, wire.dpop)
+    for attempt in ("first send", "second send"):
+        expected = oracle.expect(req, run.ctx, now)
+        resp = send(run, wire.authorization, wire.dpop)
+        problem = mismatch(expected, resp)
+        if problem:
+            raise Failed(
+                f"{attempt}: {problem}",
+                report_case(wire, resp, f"{attempt} of one proof signed by a key not cnf.jkt"),
+            )
+
+
 @check("dpop_replay", "A replayed proof (same jti) is rejected", ["MCPA-VER-024"])
 def _replay(run: VerifierRun) -> None:
     now = int(time.time())
@@ -940,6 +973,7 @@ def _chain(run: VerifierRun) -> None:
         tok("hop without sub", D("act.sub")),
         tok("hop sub is a number", C("act.sub", 5)),
         tok("inner act is a string", C("act.act", "agent-a")),
+        tok('innermost hop with "act": null', C("act.act.act.act", None)),
     ]
     run_cases(run, cases, ["MCPA-VER-025", "MCPA-VER-013"])
 
@@ -1015,7 +1049,13 @@ def _status_outside(run: VerifierRun) -> None:
     try:
         run_cases(
             run,
-            [tok("status uri at another origin", C("status.status_list.uri", "$canary_status"))],
+            [
+                tok("status uri at another origin", C("status.status_list.uri", "$canary_status")),
+                tok(
+                    "status uri with // after the issuer",
+                    C("status.status_list.uri", "$issuer_double_slash"),
+                ),
+            ],
             ["MCPA-VER-028"],
         )
     finally:

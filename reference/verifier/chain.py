@@ -17,6 +17,7 @@ from mcp_auth.reference.verifier.principal import Hop
 REQ_CHAIN = "MCPA-VER-025"
 REQ_DEPTH = "MCPA-VER-026"
 ACTOR_TYPES: Final = frozenset({"agent", "model", "tool"})
+_END: Final = object()  # no "act" member: the innermost hop
 
 
 def _malformed(why: str) -> InvalidToken:
@@ -27,7 +28,7 @@ def parse_chain(act: Any, client_id: str, max_depth: int) -> tuple[Hop, ...]:
     """The hops first actor first, or ``InvalidToken`` (MCPA-VER-025/-026)."""
     outer_first: list[Hop] = []
     node = act
-    while node is not None:
+    while node is not _END:  # "act": null is a hop that is not an object, not the end
         if len(outer_first) == max_depth:  # this is hop max_depth + 1: stop here
             raise InvalidToken("token actor chain is too deep", requirement=REQ_DEPTH)
         if type(node) is not dict:
@@ -37,7 +38,7 @@ def parse_chain(act: Any, client_id: str, max_depth: int) -> tuple[Hop, ...]:
         if type(sub) is not str or type(actor_type) is not str or actor_type not in ACTOR_TYPES:
             raise _malformed("hop sub/actor_type missing or invalid")
         outer_first.append(Hop(actor_type, sub))
-        node = node.get("act")
+        node = node.get("act", _END)
     chain = tuple(reversed(outer_first))
     if len(chain) < 2 or chain[0].actor_type != "agent" or chain[1].actor_type != "model":
         raise _malformed("chain does not start with one agent then one model")
