@@ -20,6 +20,7 @@ VERIFIER_DEFECTS = {
     "accepts_bearer": ("verifier.bearer_scheme", "MCPA-VER-003"),
     "skips_replay": ("verifier.dpop_replay", "MCPA-VER-024"),
     "unbounded_status_list": ("verifier.status_list_size_limits", "MCPA-VER-043"),
+    "replay_before_key_binding": ("verifier.dpop_wrong_key_not_recorded", "MCPA-VER-023"),
 }
 ISSUER_DEFECTS = {
     "scope_grows": ("issuer.exchange_scope", "MCPA-XCH-005"),

@@ -14,6 +14,7 @@ import json
 import time
 import zlib
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -36,6 +37,7 @@ DEFECTS = (
     "accepts_bearer",
     "skips_replay",
     "unbounded_status_list",
+    "replay_before_key_binding",
 )
 SKEW = 30
 MAX_LIST_BYTES = 1 << 20
@@ -119,6 +121,21 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     names = ("crv", "kty", "x", "y") if jwk.get("kty") == "EC" else ("crv", "kty", "x")
     canon = json.dumps({k: jwk[k] for k in names}, sort_keys=True, separators=(",", ":"))
     return base64.urlsafe_b64encode(hashlib.sha256(canon.encode()).digest()).rstrip(b"=").decode()
+
+
+def same_url(htu: Any, url: str) -> bool:
+    """htu and the request URL are the same after lower-casing and reading the port."""
+
+    def norm(u: str) -> str:
+        p = urlsplit(u)
+        default = {"http": 80, "https": 443}.get(p.scheme.lower())
+        port = "" if p.port in (None, default) else f":{p.port}"
+        return f"{p.scheme.lower()}://{(p.hostname or '').lower()}{port}{p.path or '/'}"
+
+    try:
+        return isinstance(htu, str) and norm(htu) == norm(url)
+    except ValueError:
+        return False
 
 
 def is_int(v: Any) -> bool:
@@ -263,7 +280,8 @@ class MiniVerifier:
         if not set(self.scope.split()) <= set(claims["scope"].split(" ")):
             raise Reject(403, "insufficient_scope", "scope")
         if self.defect != "skips_status":
-            if not sl["uri"].startswith(self.issuer + "/"):
+            rest = sl["uri"][len(self.issuer) :]
+            if not sl["uri"].startswith(self.issuer + "/") or "//" in rest:
                 raise bad_token("status uri outside the issuer")
             bits = self.status_bits(sl["uri"])
             idx = sl["idx"]
@@ -290,12 +308,12 @@ class MiniVerifier:
             raise bad_proof("proof header")
         if not verify(jwk, str(header["alg"]), data, sig):
             raise bad_proof("proof signature")
-        if not isinstance(pc.get("jti"), str) or not is_int(pc.get("iat")):
+        if not isinstance(pc.get("jti"), str) or not pc["jti"] or not is_int(pc.get("iat")):
             raise bad_proof("proof claims")
         if pc.get("htm") != request.method:
             raise bad_proof("htm")
         url = str(request.url).split("?")[0].split("#")[0]
-        if pc.get("htu") != url and self.defect != "skips_htu":
+        if not same_url(pc.get("htu"), url) and self.defect != "skips_htu":
             raise bad_proof("htu")
         if not now - 60 <= pc["iat"] <= now + SKEW:
             raise bad_proof("iat")
@@ -305,6 +323,9 @@ class MiniVerifier:
             and self.defect != "skips_ath"
         ):
             raise bad_proof("ath")
+        binding_first = self.defect != "replay_before_key_binding"
+        if binding_first and thumbprint(jwk) != claims["cnf"]["jkt"]:
+            raise bad_token("cnf.jkt")
         if self.defect != "skips_replay":
             for j, t in list(self._seen.items()):
                 if t < now - 120:
@@ -312,16 +333,18 @@ class MiniVerifier:
             if pc["jti"] in self._seen:
                 raise bad_proof("replay")
             self._seen[pc["jti"]] = now
-        if thumbprint(jwk) != claims["cnf"]["jkt"]:
+        if not binding_first and thumbprint(jwk) != claims["cnf"]["jkt"]:
             raise bad_token("cnf.jkt")
 
     def check_chain(self, claims: dict[str, Any]) -> None:
         hops, node = [], claims["act"]
-        while node is not None:
+        while True:
             if not isinstance(node, dict) or len(hops) > 32:
                 raise bad_token("chain")
             hops.append(node)
-            node = node.get("act")
+            if "act" not in node:  # "act": null is a malformed hop
+                break
+            node = node["act"]
         kinds = [h.get("actor_type") for h in reversed(hops)]
         if (
             any(not isinstance(h.get("sub"), str) for h in hops)
