@@ -547,6 +547,7 @@ def _auth_required(run: IssuerRun) -> None:
         "MCPA-CLA-008",
         "MCPA-CLA-009",
         "MCPA-CLA-010",
+        "MCPA-CLA-011",
         "MCPA-SEC-007",
     ],
 )
@@ -555,6 +556,7 @@ def _bad_assertion(run: IssuerRun) -> None:
     now = int(time.time())
     a = run.agent
     base = {"iss": a.client_id, "sub": a.client_id, "aud": issuer, "iat": now, "exp": now + 60}
+    no_iat = {k: v for k, v in base.items() if k != "iat"}
     hdr = {"alg": a.key.alg, "kid": a.key.kid}
     stranger = jose.Key.generate()
     cases = {
@@ -588,6 +590,18 @@ def _bad_assertion(run: IssuerRun) -> None:
         "typ mcpa+jwt (another MCP-Auth JWT)": jose.sign_compact(
             {**hdr, "typ": "mcpa+jwt"}, {**base, "jti": jose.random_id()}, a.key
         ),
+        # No clock skew on the upper bound: 340 s after receipt is refused (MCPA-CLA-004).
+        "no iat, exp 340 s after receipt": jose.sign_compact(
+            hdr, {**no_iat, "exp": now + 340, "jti": jose.random_id()}, a.key
+        ),
+        "iat 10 minutes ahead": jose.sign_compact(
+            hdr, {**base, "iat": now + 600, "jti": jose.random_id()}, a.key
+        ),
+        "nbf 10 minutes ahead": jose.sign_compact(
+            hdr, {**base, "nbf": now + 600, "jti": jose.random_id()}, a.key
+        ),
+        "empty jti": jose.sign_compact(hdr, {**base, "jti": ""}, a.key),
+        "jti of 257 characters": jose.sign_compact(hdr, {**base, "jti": "j" * 257}, a.key),
     }
     # Strict JWS handling (MCPA-SEC-007: parsing as MCPA-VER-006, the alg allow-list before
     # any key as MCPA-VER-008, the signature as MCPA-VER-012).
@@ -716,6 +730,7 @@ def _iss_dpop(run: IssuerRun) -> None:
         "htm GET": jose.dpop_proof(key, "GET", ep),
         "stale iat": jose.dpop_proof(key, "POST", ep, iat=int(time.time()) - 3600),
         "typ jwt": jose.dpop_proof(key, "POST", ep, header_overrides={"typ": "jwt"}),
+        "an empty jti": jose.dpop_proof(key, "POST", ep, extra_claims={"jti": ""}),
     }
     for label, proof in bad.items():
         resp = run.token_request(run.agent, _issue_params(run), key, proof=proof)

@@ -120,7 +120,7 @@ class Report:
         # An expected failure still fails the class (it only spares the exit code).
         if any(c.outcome in ("fail", "xfail") for c in mine):
             return "failed"
-        # A skipped MUST-level check was not passed: no claim can rest on it (MCPA-CNF-002).
+        # A skipped MUST-level check was not passed: no claim can rest on it (chapter 9.1).
         return (
             "incomplete"
             if any(c.outcome == "skip" and c.severity == "MUST" for c in mine)

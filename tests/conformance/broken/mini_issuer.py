@@ -187,6 +187,8 @@ class MiniIssuer:
             or claims["exp"] > time.time() + 300
         ):
             raise OAuth("invalid_client", "assertion lifetime", 401)
+        if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 256:
+            raise OAuth("invalid_client", "assertion jti", 401)
         if claims["jti"] in self.seen_assertions:
             raise OAuth("invalid_client", "assertion replayed", 401)
         self.seen_assertions.add(claims["jti"])
