@@ -1917,6 +1917,17 @@ def _grant_bad(run: IssuerRun) -> None:
     }
     resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
     expect_error(resp, 400, "invalid_request", "grant creation with resources not a list")
+    g = run.config.grants
+    body = {
+        "sub": g.user or "alice",
+        "resources": run.resources(),
+        "scopes": list(g.scopes),
+        "tools": [t.client_id for t in run.tools],
+        "models": list(g.models or [run.config.agent.model]),
+        "purpose": "",
+    }
+    resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
+    expect_error(resp, 400, "invalid_request", "grant creation with an empty purpose")
 
 
 @check(
@@ -2075,9 +2086,19 @@ def _grant_list_query(run: IssuerRun) -> None:
         ("status repeated with two values", [("status", "active"), ("status", "pending")]),
         ("unknown parameter", [("colour", "blue")]),
         ("sub repeated", [("sub", "a"), ("sub", "a")]),
+        ("status= (an empty query value is not an omitted one)", [("status", "")]),
     ):
         resp = run.client.get(base + "?" + urlencode(params), headers=run.grants_auth(run.agent))
         expect_error(resp, 400, "invalid_request", f"GET /grants with {label}")
+    # Query parameters are defined only for the list: elsewhere they are ignored (2.3).
+    one = run.grants_url(f"/{run.grant()}?colour=blue")
+    resp = run.client.get(one, headers=run.grants_auth(run.agent))
+    if resp.status_code != 200:
+        raise Failed(
+            f"GET /grants/{{grant_id}}?colour=blue: HTTP {resp.status_code}, not 200 (query "
+            "parameters are defined only for the list and are ignored elsewhere)",
+            counterexample(resp),
+        )
 
 
 @check(
@@ -2102,6 +2123,12 @@ def _grants_401(run: IssuerRun) -> None:
         if scheme.lower() != "bearer":
             raise Failed(
                 f"GET /grants with {label}: 401 without a WWW-Authenticate Bearer challenge",
+                counterexample(resp),
+            )
+        if re.search(r"\berror\s*=", resp.headers.get("www-authenticate", "")):
+            raise Failed(
+                f"GET /grants with {label}: the Bearer challenge carries an error parameter "
+                "(RFC 6750 has no invalid_client; the error belongs in the body only)",
                 counterexample(resp),
             )
 
@@ -2252,6 +2279,14 @@ def _error_format(run: IssuerRun) -> None:
             headers={"Content-Type": "application/json"},
         ),
     ]
+    # HEAD is served wherever GET is (RFC 9110 section 9.3.2): same status, no content.
+    head = run.client.head(run.url.rstrip("/") + "/.well-known/oauth-authorization-server")
+    if head.status_code != 200 or head.content:
+        raise Failed(
+            f"HEAD on the metadata: HTTP {head.status_code} with {len(head.content)} bytes, "
+            "not 200 without content",
+            counterexample(head),
+        )
     for resp in samples:
         problems = []
         if resp.status_code < 400 or resp.status_code >= 500:
@@ -2270,7 +2305,10 @@ def _error_format(run: IssuerRun) -> None:
 
 
 @check(
-    "body_limit", "A request body over 64 KiB is refused with 413 invalid_request", ["MCPA-GEN-003"]
+    "body_limit",
+    "A request body over 64 KiB is refused with 413 invalid_request; a method the endpoint "
+    "does not serve is 405 first",
+    ["MCPA-GEN-003", "MCPA-GEN-002"],
 )
 def _body_limit(run: IssuerRun) -> None:
     resp = run.client.post(
@@ -2279,3 +2317,7 @@ def _body_limit(run: IssuerRun) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     expect_error(resp, 413, "invalid_request", "70 KiB body")
+    resp = run.client.put(
+        run.grants_url(), content=b"{}" + b" " * (70 * 1024), headers=run.grants_auth(run.agent)
+    )
+    expect_error(resp, 405, "invalid_request", "PUT /grants with a 70 KiB body (method first)")

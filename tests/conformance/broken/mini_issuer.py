@@ -520,6 +520,8 @@ class MiniIssuer:
                     raise OAuth("invalid_request", f"{name} must be a list")
             if not isinstance(body.get("sub"), str):
                 raise OAuth("invalid_request", "sub")
+            if "purpose" in body and (not isinstance(body["purpose"], str) or not body["purpose"]):
+                raise OAuth("invalid_request", "purpose")
             idx = secrets.randbelow(2**17)
             while idx in self.used_idx:
                 idx = secrets.randbelow(2**17)
@@ -619,7 +621,12 @@ class MiniIssuer:
         async def status(request: Request) -> Response:
             return Response(self.status_list(), media_type="application/statuslist+jwt")
 
+        async def not_allowed(request: Request, exc: Exception) -> Response:
+            body = {"error": "invalid_request", "error_description": "method not allowed"}
+            return JSONResponse(body, status_code=405, headers=NO_STORE)
+
         return Starlette(
+            exception_handlers={405: not_allowed},
             routes=[
                 Route("/.well-known/oauth-authorization-server", metadata),
                 Route("/jwks", jwks),
@@ -631,5 +638,5 @@ class MiniIssuer:
                 Route("/grants", guard(self.grants_api), methods=["GET", "POST"]),
                 Route("/grants/{grant_id}", guard(self.grants_api), methods=["GET", "DELETE"]),
                 Route("/grants/{grant_id}/events", guard(self.grants_api), methods=["GET"]),
-            ]
+            ],
         )
