@@ -275,7 +275,10 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
         return Expectation(400, "invalid_request", "MCPA-VER-004", "repeated Authorization"), None
     if len(req.dpop) > 1 or any("," in d for d in req.dpop):
         return Expectation(400, "invalid_request", "MCPA-VER-004", "repeated DPoP field"), None
-    scheme, _, token = req.authorization[0].partition(" ")
+    value = req.authorization[0]
+    scheme, space, token = value.partition(" ")
+    if "," in value or not scheme or not space or not token:  # also "Bearer a,b", "Bearer"
+        return Expectation(400, "invalid_request", "MCPA-VER-004", "malformed header"), None
     if scheme.lower() == "bearer":
         return _invalid_token("MCPA-VER-003", "Bearer scheme for a DPoP-bound token"), None
     if scheme.lower() != "dpop" or not _TOKEN68.match(token):

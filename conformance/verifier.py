@@ -429,6 +429,20 @@ def _bearer(run: VerifierRun) -> None:
         ],
         ["MCPA-VER-003"],
     )
+    _raw_authorization(run, "Bearer a b", "credentials of another scheme with a space")
+
+
+def _raw_authorization(run: VerifierRun, value: str, label: str) -> None:
+    """Send one literal Authorization value (with a valid proof) and judge it by the oracle."""
+    now = int(time.time())
+    wire = materialize(Case(), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, [value], wire.dpop)
+    resp = send(run, [value], wire.dpop)
+    problem = mismatch(oracle.expect(req, run.ctx, now), resp)
+    if problem:
+        raise Failed(
+            f"Authorization {value!r} ({label}): {problem}", report_case(wire, resp, label)
+        )
 
 
 @check(
@@ -452,6 +466,14 @@ def _repeated(run: VerifierRun) -> None:
                 f"{label} sent twice: {problem}",
                 report_case(wire, resp, f"{label} field sent twice"),
             )
+    for value, label in (
+        ("", "an empty value"),
+        ("Bearer", "a scheme without credentials"),
+        ("DPoP", "the DPoP scheme without credentials"),
+        ("Bearer a,b", "a comma in the credentials"),
+        ("Digest a=b, c=d", "auth-param credentials"),
+    ):
+        _raw_authorization(run, value, label)
 
 
 @check(

@@ -212,6 +212,8 @@ class MiniVerifier:
         if len(auths) != 1 or len(proofs) > 1:
             raise Reject(400, "invalid_request", "repeated header")
         scheme, _, token = auths[0].partition(" ")
+        if not scheme or not token or "," in auths[0]:  # "", "Bearer", "Bearer a,b": 400
+            raise Reject(400, "invalid_request", "malformed Authorization")
         if scheme.lower() == "bearer" and self.defect != "accepts_bearer":
             raise bad_token("DPoP-bound token sent as Bearer")
         if scheme.lower() not in ("dpop", "bearer") or not token or " " in token:
