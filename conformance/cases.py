@@ -50,7 +50,7 @@ class TokenRecipe:
     ops: tuple[Op, ...] = ()
     # How it is signed/serialised: "ok", "none", "hmac-public", "attacker", "flip:N",
     # "zero", "der", "truncate", "empty", "extra-segment", "drop-segment", "bad-b64",
-    # "padding", "non-canonical", "dup-claim", "oversize", "wrong-key-type"
+    # "padding", "non-canonical", "dup-claim", "json-whitespace", "oversize", "wrong-key-type"
     signature: str = "ok"
 
 
@@ -207,6 +207,8 @@ def sign_token(
     if how == "dup-claim":
         # A duplicate member name: "iss" once wrong, once right (parsers differ on which wins).
         c_json = '{"iss":"https://evil.example",' + c_json[1:]
+    if how == "json-whitespace":  # insignificant whitespace around the JSON text (RFC 8259)
+        c_json = " \n" + c_json + "\t\r\n"
     if how == "oversize":
         claims = dict(claims, padding="x" * 9000)
         c_json = json.dumps(claims, separators=(",", ":"))

@@ -323,6 +323,12 @@ def _no_credentials(run: VerifierRun) -> None:
         problems.append("a request without credentials must not carry an error code")
     if "algs" not in params:
         problems.append("WWW-Authenticate lacks algs")
+    two_proofs = send(run, [], ["x.y.z", "x.y.z"])  # no Authorization comes first (VER-002)
+    if two_proofs.status_code != 401 or "error" in www_authenticate(two_proofs):
+        problems.append(
+            f"no Authorization but two DPoP fields: HTTP {two_proofs.status_code} "
+            f"{answered_error(two_proofs)!r}, not 401 without error"
+        )
     if resp.content.strip():
         try:
             body = resp.json()
@@ -404,7 +410,10 @@ def _error_form(run: VerifierRun) -> None:
 )
 def _scope(run: VerifierRun) -> None:
     case = valid("scope lacks the required scope", scope="unrelated:scope")
-    run_cases(run, [case], ["MCPA-VER-027"])
+    spaced = " " + "  ".join(run.target.required_scope.split()) + " "
+    # Empty pieces of a badly spaced scope match nothing; the rest still counts (step 14).
+    run_cases(run, [case, valid("valid: doubled, leading, trailing spaces", scope=spaced)],
+              ["MCPA-VER-027"])  # fmt: skip
     wire = materialize(case, run.target)
     resp = send(run, wire.authorization, wire.dpop)
     params = www_authenticate(resp)
@@ -515,6 +524,7 @@ def _malformed(run: VerifierRun) -> None:
             tok("standard base64 alphabet in the signature", signature="bad-b64"),
             tok("padded signature", signature="padding"),
             tok("signature with non-zero pad bits (non-canonical)", signature="non-canonical"),
+            tok("valid: whitespace around the claims JSON text", signature="json-whitespace"),
             tok("duplicate member name in claims", signature="dup-claim"),
         ],
         ["MCPA-VER-006"],
