@@ -109,6 +109,12 @@ def resolve(value: Any, issuer: SuiteIssuer) -> Any:
         return issuer.url + "/"
     if value == "$issuer_double_slash":
         return issuer.url + "//status/1"
+    if value == "$issuer_pct_dot_segment":
+        return issuer.url + "/status/%2E%2e/status/1"
+    if value == "$issuer_space":
+        return issuer.url + "/status/a b"
+    if value == "$issuer_long":
+        return issuer.url + "/status/" + "a" * 2048
     return value
 
 

@@ -179,6 +179,23 @@ def chain_problem(claims: dict[str, Any]) -> str | None:
     return None
 
 
+_PATH_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
+
+
+def status_uri_allowed(uri: str, issuer: str) -> bool:
+    """MCPA-VER-028: the issuer identifier, exactly one "/", then a path of URI path
+    characters (no query, fragment or space), no empty segment, no dot segment (also
+    percent-encoded, either case), at most 2048 characters."""
+    prefix = issuer if issuer.endswith("/") else issuer + "/"
+    if len(uri) > 2048 or not uri.startswith(prefix):
+        return False
+    rest = uri[len(prefix) :]
+    if not _PATH_CHARS.fullmatch(rest) or rest.startswith("/") or "//" in rest:
+        return False
+    segments = re.sub("%2[eE]", ".", rest).split("/")
+    return not any(seg in (".", "..") for seg in segments)
+
+
 def _time_rules(claims: dict[str, Any], now: int, ctx: VerifierContext) -> Expectation | None:
     """MCPA-VER-016 (bounded skew) and MCPA-VER-017 (lifetime)."""
     m, skew = ctx.margin, ctx.skew_max
@@ -353,8 +370,7 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
     # Step 15: status (MCPA-VER-028, -029; MCPA-SEC-002).
     sl = claims["status"]["status_list"]
     uri = sl["uri"]
-    prefix = ctx.issuer.rstrip("/") + "/"
-    if not uri.startswith(prefix) or "//" in uri[len(prefix) - 1 :]:
+    if not status_uri_allowed(uri, ctx.issuer):
         return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), jti
     revoked = ctx.status(uri, sl["idx"])
     if revoked is None:

@@ -1087,6 +1087,12 @@ def _status_outside(run: VerifierRun) -> None:
                     "status uri with // after the issuer",
                     C("status.status_list.uri", "$issuer_double_slash"),
                 ),
+                tok(
+                    "status uri with a mixed-case %2E%2e segment",
+                    C("status.status_list.uri", "$issuer_pct_dot_segment"),
+                ),
+                tok("status uri with a space", C("status.status_list.uri", "$issuer_space")),
+                tok("status uri over 2048 characters", C("status.status_list.uri", "$issuer_long")),
             ],
             ["MCPA-VER-028"],
         )

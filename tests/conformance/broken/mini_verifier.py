@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import time
 import zlib
 from typing import Any
@@ -283,7 +284,14 @@ class MiniVerifier:
             raise Reject(403, "insufficient_scope", "scope")
         if self.defect != "skips_status":
             rest = sl["uri"][len(self.issuer) :]
-            if not sl["uri"].startswith(self.issuer + "/") or "//" in rest:
+            segments = re.sub("%2[eE]", ".", rest).split("/")
+            if (
+                not sl["uri"].startswith(self.issuer + "/")
+                or "//" in rest
+                or len(sl["uri"]) > 2048
+                or not re.fullmatch(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*", rest)
+                or any(seg in (".", "..") for seg in segments)
+            ):
                 raise bad_token("status uri outside the issuer")
             bits = self.status_bits(sl["uri"])
             idx = sl["idx"]
