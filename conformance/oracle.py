@@ -246,6 +246,14 @@ def _proof_rules(
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or any(m in jwk for m in PRIVATE_MEMBERS):
         return _invalid_proof("MCPA-VER-018", "proof jwk missing or private"), None
+    ops = jwk.get("key_ops", ["verify"])
+    if (
+        jwk.get("alg", alg) != alg
+        or jwk.get("use", "sig") != "sig"
+        or not isinstance(ops, list)
+        or "verify" not in ops
+    ):  # other extra members (kid, y on OKP) are ignored
+        return _invalid_proof("MCPA-VER-018", "proof jwk alg/use/key_ops unusable"), None
     if not jose.verify_signature(jwk, str(alg), signing_input, sig):
         return _invalid_proof("MCPA-VER-018", "proof signature invalid"), None
     jti = pclaims.get("jti")

@@ -860,6 +860,12 @@ def _dpop_invalid(run: VerifierRun) -> None:
             prf("proof signature bit flipped", signature="flip"),
             prf("proof without jti", ops=(D("jti"),)),
             prf("proof with an empty jti", ops=(C("jti", ""),)),
+            prf("proof jwk with use enc", ops=(H("jwk.use", "enc"),)),
+            prf("proof jwk with another alg", ops=(H("jwk.alg", "EdDSA"),)),
+            prf(
+                "valid: proof jwk with kid, alg and use sig",
+                ops=(H("jwk.kid", "k1"), H("jwk.alg", "ES256"), H("jwk.use", "sig")),
+            ),
             prf("proof without jwk", ops=(D("jwk", "header"),)),
         ],
         ["MCPA-VER-018"],

@@ -314,6 +314,8 @@ class MiniVerifier:
             or header.get("alg") not in ("ES256", "EdDSA")
             or not isinstance(jwk, dict)
             or "d" in jwk
+            or jwk.get("alg", header.get("alg")) != header.get("alg")
+            or jwk.get("use", "sig") != "sig"
         ):
             raise bad_proof("proof header")
         if not verify(jwk, str(header["alg"]), data, sig):
