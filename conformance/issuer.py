@@ -2209,6 +2209,11 @@ def _events(run: IssuerRun) -> None:
     grant = run.grant()
     a = run.issue(grant)
     b = run.exchange(a, run.tool(0), run.final_resource())
+    # A refusal for a malformed scope ("x  y" is invalid_scope, found after the parameters
+    # were read): its token.refused event must still pass the event schema (section 7.2).
+    scopes = run.config.grants.scopes or ["x", "y"]
+    bad_scope = "  ".join(list(scopes)[:2] if len(scopes) > 1 else [scopes[0], scopes[0]])
+    run.token_request(run.agent, [*_issue_params(run), ("scope", bad_scope)], jose.Key.generate())
     resp = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
     if resp.status_code != 200:
         raise Failed(f"GET events: HTTP {resp.status_code}", counterexample(resp))
