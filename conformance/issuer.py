@@ -1374,6 +1374,15 @@ def _xch_actor(run: IssuerRun) -> None:
         extra=[("actor_token", subject.raw), ("actor_token_type", TT_ACCESS)],
     )
     expect_error(resp, 400, "invalid_request", "exchange with actor_token")
+    # At issuance the two parameters mean nothing and are ignored (MCPA-GEN-004, 4.1).
+    extra = [("actor_token", subject.raw), ("actor_token_type", TT_ACCESS)]
+    resp = run.token_request(run.agent, [*_issue_params(run), *extra], jose.Key.generate())
+    if resp.status_code != 200:
+        raise Failed(
+            f"issuance with actor_token: HTTP {resp.status_code} {oauth_error(resp)!r}, not 200 "
+            "(actor_token is refused in an exchange only; an issuance ignores it)",
+            counterexample(resp),
+        )
 
 
 @check(
