@@ -982,6 +982,20 @@ def _replay(run: VerifierRun) -> None:
                 f"{attempt}: {problem}",
                 report_case(wire, resp, f"{attempt} of the same token and proof"),
             )
+    if not run.target.required_scope:
+        return
+    # A proof that passed step 12 is used up even when step 14 refuses the request (403).
+    wire = materialize(valid("lacks scope", scope="unrelated:scope"), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, wire.authorization, wire.dpop)
+    for attempt in ("first use (403)", "replay after a 403"):
+        expected = oracle.expect(req, run.ctx, now)
+        resp = send(run, wire.authorization, wire.dpop)
+        problem = mismatch(expected, resp)
+        if problem:
+            raise Failed(
+                f"{attempt}: {problem}",
+                report_case(wire, resp, f"{attempt} of the same token and proof"),
+            )
 
 
 # -- steps 13-15: chain, scope, status --------------------------------------------------------
