@@ -1808,6 +1808,40 @@ def _grant_object(run: IssuerRun) -> None:
 
 
 @check(
+    "token_revocation_expired_audited",
+    "Revoking an already expired token by its holder is a revocation: 200 and one "
+    "token.revoked event in the grant's events",
+    ["MCPA-AUD-001", "MCPA-REV-005"],
+)
+def _revocation_expired(run: IssuerRun) -> None:
+    grant = run.create_grant(max_token_lifetime=1)
+    tok = run.issue(grant)
+    deadline = time.monotonic() + 5
+    while time.time() < int(tok.claims["exp"]) + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    resp = run.revoke_token(run.agent, tok.raw)
+    if resp.status_code != 200:
+        raise Failed(
+            f"revocation of an expired token: HTTP {resp.status_code}", counterexample(resp)
+        )
+    events = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
+    body = events.json() if events.status_code == 200 else {}
+    listed = body.get("events") if isinstance(body, dict) else None
+    revoked = [
+        e
+        for e in listed or []
+        if isinstance(e, dict)
+        and e.get("type") == "token.revoked"
+        and e.get("token_jti") == tok.claims["jti"]
+    ]
+    if len(revoked) != 1:
+        raise Failed(
+            f"{len(revoked)} token.revoked events for the expired token, not 1 (Audit 7.1)",
+            counterexample(events),
+        )
+
+
+@check(
     "revocation_non_holder_quiet",
     "Revocation by a client that is not the holder is answered as for an unknown token",
     ["MCPA-REV-012"],

@@ -145,4 +145,7 @@ def test_correct_mini_issuer_passes_in_existing_mode_with_a_shallow_grant():
         "issuer.exchange_tool_not_in_grant",
         "issuer.grant_revocation",
         "issuer.grant_admin_create",
+        "issuer.token_revocation_expired_audited",
     }
+    # Skipped MUST checks: the run supports no Issuer claim (MCPA-CNF-002, issuer log 24).
+    assert report.classes()["Issuer"] == "incomplete"
