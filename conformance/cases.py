@@ -52,7 +52,7 @@ class TokenRecipe:
     ops: tuple[Op, ...] = ()
     # How it is signed/serialised: "ok", "none", "hmac-public", "attacker", "flip:N",
     # "zero", "der", "truncate", "empty", "extra-segment", "drop-segment", "bad-b64",
-    # "padding", "dup-claim", "oversize", "wrong-key-type"
+    # "padding", "non-canonical", "dup-claim", "json-whitespace", "oversize", "wrong-key-type"
     signature: str = "ok"
 
 
@@ -109,6 +109,14 @@ def resolve(value: Any, issuer: SuiteIssuer) -> Any:
         return issuer.status_uri("inflates-too-far")
     if value == "$issuer_slash":
         return issuer.url + "/"
+    if value == "$issuer_double_slash":
+        return issuer.url + "//status/1"
+    if value == "$issuer_pct_dot_segment":
+        return issuer.url + "/status/%2E%2e/status/1"
+    if value == "$issuer_space":
+        return issuer.url + "/status/a b"
+    if value == "$issuer_long":
+        return issuer.url + "/status/" + "a" * 2048
     return value
 
 
@@ -211,6 +219,8 @@ def sign_token(
     if how == "dup-claim":
         # A duplicate member name: "iss" once wrong, once right (parsers differ on which wins).
         c_json = '{"iss":"https://evil.example",' + c_json[1:]
+    if how == "json-whitespace":  # insignificant whitespace around the JSON text (RFC 8259)
+        c_json = " \n" + c_json + "\t\r\n"
     if how == "oversize":
         claims = dict(claims, padding="x" * 9000)
         c_json = json.dumps(claims, separators=(",", ":"))
@@ -254,6 +264,12 @@ def sign_token(
         return signing_input + "." + std
     if how == "padding":
         return signing_input + "." + jose.b64u(sig) + "=="
+    if how == "non-canonical":
+        # 64 bytes end in a 2-character quantum whose last character carries 4 unused bits:
+        # set one of them (RFC 4648 section 3.5). Decoders that ignore them see the same bytes.
+        text = jose.b64u(sig)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        return signing_input + "." + text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
     return signing_input + "." + jose.b64u(sig)
 
 

@@ -609,6 +609,7 @@ def _assertion_audience(run: IssuerRun) -> None:
         "MCPA-CLA-008",
         "MCPA-CLA-009",
         "MCPA-CLA-010",
+        "MCPA-CLA-012",
         "MCPA-SEC-007",
     ],
 )
@@ -617,6 +618,7 @@ def _bad_assertion(run: IssuerRun) -> None:
     now = int(time.time())
     a = run.agent
     base = {"iss": a.client_id, "sub": a.client_id, "aud": issuer, "iat": now, "exp": now + 60}
+    no_iat = {k: v for k, v in base.items() if k != "iat"}
     hdr = {"alg": a.key.alg, "kid": a.key.kid}
     stranger = jose.Key.generate()
     cases = {
@@ -650,6 +652,18 @@ def _bad_assertion(run: IssuerRun) -> None:
         "typ mcpa+jwt (another MCP-Auth JWT)": jose.sign_compact(
             {**hdr, "typ": "mcpa+jwt"}, {**base, "jti": jose.random_id()}, a.key
         ),
+        # No clock skew on the upper bound: 340 s after receipt is refused (MCPA-CLA-004).
+        "no iat, exp 340 s after receipt": jose.sign_compact(
+            hdr, {**no_iat, "exp": now + 340, "jti": jose.random_id()}, a.key
+        ),
+        "iat 10 minutes ahead": jose.sign_compact(
+            hdr, {**base, "iat": now + 600, "jti": jose.random_id()}, a.key
+        ),
+        "nbf 10 minutes ahead": jose.sign_compact(
+            hdr, {**base, "nbf": now + 600, "jti": jose.random_id()}, a.key
+        ),
+        "empty jti": jose.sign_compact(hdr, {**base, "jti": ""}, a.key),
+        "jti of 257 characters": jose.sign_compact(hdr, {**base, "jti": "j" * 257}, a.key),
     }
     # Strict JWS handling (MCPA-SEC-007: parsing as MCPA-VER-006, the alg allow-list before
     # any key as MCPA-VER-008, the signature as MCPA-VER-012).
@@ -778,6 +792,7 @@ def _iss_dpop(run: IssuerRun) -> None:
         "htm GET": jose.dpop_proof(key, "GET", ep),
         "stale iat": jose.dpop_proof(key, "POST", ep, iat=int(time.time()) - 3600),
         "typ jwt": jose.dpop_proof(key, "POST", ep, header_overrides={"typ": "jwt"}),
+        "an empty jti": jose.dpop_proof(key, "POST", ep, extra_claims={"jti": ""}),
     }
     for label, proof in bad.items():
         resp = run.token_request(run.agent, _issue_params(run), key, proof=proof)
@@ -1432,6 +1447,15 @@ def _xch_actor(run: IssuerRun) -> None:
         extra=[("actor_token", subject.raw), ("actor_token_type", TT_ACCESS)],
     )
     expect_error(resp, 400, "invalid_request", "exchange with actor_token")
+    # At issuance the two parameters mean nothing and are ignored (MCPA-GEN-004, 4.1).
+    extra = [("actor_token", subject.raw), ("actor_token_type", TT_ACCESS)]
+    resp = run.token_request(run.agent, [*_issue_params(run), *extra], jose.Key.generate())
+    if resp.status_code != 200:
+        raise Failed(
+            f"issuance with actor_token: HTTP {resp.status_code} {oauth_error(resp)!r}, not 200 "
+            "(actor_token is refused in an exchange only; an issuance ignores it)",
+            counterexample(resp),
+        )
 
 
 @check(
@@ -1895,6 +1919,40 @@ def _grant_object(run: IssuerRun) -> None:
 
 
 @check(
+    "token_revocation_expired_audited",
+    "Revoking an already expired token by its holder is a revocation: 200 and one "
+    "token.revoked event in the grant's events",
+    ["MCPA-AUD-001", "MCPA-REV-005"],
+)
+def _revocation_expired(run: IssuerRun) -> None:
+    grant = run.create_grant(max_token_lifetime=1)
+    tok = run.issue(grant)
+    deadline = time.monotonic() + 5
+    while time.time() < int(tok.claims["exp"]) + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    resp = run.revoke_token(run.agent, tok.raw)
+    if resp.status_code != 200:
+        raise Failed(
+            f"revocation of an expired token: HTTP {resp.status_code}", counterexample(resp)
+        )
+    events = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
+    body = events.json() if events.status_code == 200 else {}
+    listed = body.get("events") if isinstance(body, dict) else None
+    revoked = [
+        e
+        for e in listed or []
+        if isinstance(e, dict)
+        and e.get("type") == "token.revoked"
+        and e.get("token_jti") == tok.claims["jti"]
+    ]
+    if len(revoked) != 1:
+        raise Failed(
+            f"{len(revoked)} token.revoked events for the expired token, not 1 (Audit 7.1)",
+            counterexample(events),
+        )
+
+
+@check(
     "revocation_non_holder_quiet",
     "Revocation by a client that is not the holder is answered as for an unknown token",
     ["MCPA-REV-012"],
@@ -2013,6 +2071,17 @@ def _grant_bad(run: IssuerRun) -> None:
     }
     resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
     expect_error(resp, 400, "invalid_request", "grant creation with resources not a list")
+    g = run.config.grants
+    body = {
+        "sub": g.user or "alice",
+        "resources": run.resources(),
+        "scopes": list(g.scopes),
+        "tools": [t.client_id for t in run.tools],
+        "models": list(g.models or [run.config.agent.model]),
+        "purpose": "",
+    }
+    resp = run.client.post(run.grants_url(), json=body, headers=run.grants_auth(run.agent))
+    expect_error(resp, 400, "invalid_request", "grant creation with an empty purpose")
 
 
 @check(
@@ -2171,9 +2240,19 @@ def _grant_list_query(run: IssuerRun) -> None:
         ("status repeated with two values", [("status", "active"), ("status", "pending")]),
         ("unknown parameter", [("colour", "blue")]),
         ("sub repeated", [("sub", "a"), ("sub", "a")]),
+        ("status= (an empty query value is not an omitted one)", [("status", "")]),
     ):
         resp = run.client.get(base + "?" + urlencode(params), headers=run.grants_auth(run.agent))
         expect_error(resp, 400, "invalid_request", f"GET /grants with {label}")
+    # Query parameters are defined only for the list: elsewhere they are ignored (2.3).
+    one = run.grants_url(f"/{run.grant()}?colour=blue")
+    resp = run.client.get(one, headers=run.grants_auth(run.agent))
+    if resp.status_code != 200:
+        raise Failed(
+            f"GET /grants/{{grant_id}}?colour=blue: HTTP {resp.status_code}, not 200 (query "
+            "parameters are defined only for the list and are ignored elsewhere)",
+            counterexample(resp),
+        )
 
 
 @check(
@@ -2198,6 +2277,12 @@ def _grants_401(run: IssuerRun) -> None:
         if scheme.lower() != "bearer":
             raise Failed(
                 f"GET /grants with {label}: 401 without a WWW-Authenticate Bearer challenge",
+                counterexample(resp),
+            )
+        if re.search(r"\berror\s*=", resp.headers.get("www-authenticate", "")):
+            raise Failed(
+                f"GET /grants with {label}: the Bearer challenge carries an error parameter "
+                "(RFC 6750 has no invalid_client; the error belongs in the body only)",
                 counterexample(resp),
             )
 
@@ -2278,6 +2363,11 @@ def _events(run: IssuerRun) -> None:
     grant = run.grant()
     a = run.issue(grant)
     b = run.exchange(a, run.tool(0), run.final_resource())
+    # A refusal for a malformed scope ("x  y" is invalid_scope, found after the parameters
+    # were read): its token.refused event must still pass the event schema (section 7.2).
+    scopes = run.config.grants.scopes or ["x", "y"]
+    bad_scope = "  ".join(list(scopes)[:2] if len(scopes) > 1 else [scopes[0], scopes[0]])
+    run.token_request(run.agent, [*_issue_params(run), ("scope", bad_scope)], jose.Key.generate())
     resp = run.client.get(run.grants_url(f"/{grant}/events"), headers=run.grants_auth(run.agent))
     if resp.status_code != 200:
         raise Failed(f"GET events: HTTP {resp.status_code}", counterexample(resp))
@@ -2425,6 +2515,14 @@ def _error_format(run: IssuerRun) -> None:
             headers={"Content-Type": "application/json"},
         ),
     ]
+    # HEAD is served wherever GET is (RFC 9110 section 9.3.2): same status, no content.
+    head = run.client.head(run.url.rstrip("/") + "/.well-known/oauth-authorization-server")
+    if head.status_code != 200 or head.content:
+        raise Failed(
+            f"HEAD on the metadata: HTTP {head.status_code} with {len(head.content)} bytes, "
+            "not 200 without content",
+            counterexample(head),
+        )
     for resp in samples:
         problems = []
         if resp.status_code < 400 or resp.status_code >= 500:
@@ -2443,7 +2541,10 @@ def _error_format(run: IssuerRun) -> None:
 
 
 @check(
-    "body_limit", "A request body over 64 KiB is refused with 413 invalid_request", ["MCPA-GEN-003"]
+    "body_limit",
+    "A request body over 64 KiB is refused with 413 invalid_request; a method the endpoint "
+    "does not serve is 405 first",
+    ["MCPA-GEN-003", "MCPA-GEN-002"],
 )
 def _body_limit(run: IssuerRun) -> None:
     resp = run.client.post(
@@ -2452,3 +2553,7 @@ def _body_limit(run: IssuerRun) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     expect_error(resp, 413, "invalid_request", "70 KiB body")
+    resp = run.client.put(
+        run.grants_url(), content=b"{}" + b" " * (70 * 1024), headers=run.grants_auth(run.agent)
+    )
+    expect_error(resp, 405, "invalid_request", "PUT /grants with a 70 KiB body (method first)")

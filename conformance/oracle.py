@@ -184,6 +184,23 @@ def chain_problem(claims: dict[str, Any]) -> str | None:
     return None
 
 
+_PATH_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
+
+
+def status_uri_allowed(uri: str, issuer: str) -> bool:
+    """MCPA-VER-028: the issuer identifier, exactly one "/", then a path of URI path
+    characters (no query, fragment or space), no empty segment, no dot segment (also
+    percent-encoded, either case), at most 2048 characters."""
+    prefix = issuer if issuer.endswith("/") else issuer + "/"
+    if len(uri) > 2048 or not uri.startswith(prefix):
+        return False
+    rest = uri[len(prefix) :]
+    if not _PATH_CHARS.fullmatch(rest) or rest.startswith("/") or "//" in rest:
+        return False
+    segments = re.sub("%2[eE]", ".", rest).split("/")
+    return not any(seg in (".", "..") for seg in segments)
+
+
 def _time_rules(claims: dict[str, Any], now: int, ctx: VerifierContext) -> Expectation | None:
     """MCPA-VER-016 (bounded skew) and MCPA-VER-017 (lifetime)."""
     m, skew = ctx.margin, ctx.skew_max
@@ -212,7 +229,7 @@ def _proof_rules(
     now: int,
     ctx: VerifierContext,
 ) -> tuple[Expectation | None, str | None]:
-    """Step 12 (MCPA-VER-018..024, then MCPA-VER-023). Returns (failure, proof jti)."""
+    """Step 12 (MCPA-VER-018..023, then MCPA-VER-024). Returns (failure, proof jti)."""
     proofs = req.dpop
     if len(proofs) != 1:
         return _invalid_proof("MCPA-VER-018", "no DPoP proof"), None
@@ -234,10 +251,18 @@ def _proof_rules(
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or any(m in jwk for m in PRIVATE_MEMBERS):
         return _invalid_proof("MCPA-VER-018", "proof jwk missing or private"), None
+    ops = jwk.get("key_ops", ["verify"])
+    if (
+        jwk.get("alg", alg) != alg
+        or jwk.get("use", "sig") != "sig"
+        or not isinstance(ops, list)
+        or "verify" not in ops
+    ):  # other extra members (kid, y on OKP) are ignored
+        return _invalid_proof("MCPA-VER-018", "proof jwk alg/use/key_ops unusable"), None
     if not jose.verify_signature(jwk, str(alg), signing_input, sig):
         return _invalid_proof("MCPA-VER-018", "proof signature invalid"), None
     jti = pclaims.get("jti")
-    if not isinstance(jti, str) or len(jti) > 256 or not _is_int(pclaims.get("iat")):
+    if not isinstance(jti, str) or not jti or len(jti) > 256 or not _is_int(pclaims.get("iat")):
         return _invalid_proof("MCPA-VER-018", "proof jti/iat missing"), None
     if pclaims.get("htm") != req.method:
         return _invalid_proof("MCPA-VER-019", "htm does not match the method"), None
@@ -252,21 +277,22 @@ def _proof_rules(
         raise Indeterminate("proof iat near the window edge")
     if pclaims.get("ath") != jose.ath(token):
         return _invalid_proof("MCPA-VER-022", "ath does not match the token"), None
-    if jti in ctx.seen_proof_jtis:
-        return _invalid_proof("MCPA-VER-024", "proof jti replayed"), None
     try:
         jkt = jose.jwk_thumbprint(jwk)
     except (jose.JoseError, KeyError):
         return _invalid_proof("MCPA-VER-018", "proof jwk unusable"), None
+    # The key binding before the replay check: a wrong-key proof never uses up its jti.
     if jkt != claims["cnf"]["jkt"]:
-        return _invalid_token("MCPA-VER-023", "proof key does not match cnf.jkt"), jti
+        return _invalid_token("MCPA-VER-023", "proof key does not match cnf.jkt"), None
+    if jti in ctx.seen_proof_jtis:
+        return _invalid_proof("MCPA-VER-024", "proof jti replayed"), None
     return None, jti
 
 
 def expect(req: Request, ctx: VerifierContext, now: int) -> Expectation:
     """The answer a conformant verifier gives to ``req`` at time ``now``."""
     exp, jti = _expect(req, ctx, now)
-    if exp.accepted and jti is not None:
+    if jti is not None:  # step 12 passed: the proof is used up even if step 13-15 fails
         ctx.seen_proof_jtis.add(jti)
     return exp
 
@@ -279,7 +305,10 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
         return Expectation(400, "invalid_request", "MCPA-VER-004", "repeated Authorization"), None
     if len(req.dpop) > 1 or any("," in d for d in req.dpop):
         return Expectation(400, "invalid_request", "MCPA-VER-004", "repeated DPoP field"), None
-    scheme, _, token = req.authorization[0].partition(" ")
+    value = req.authorization[0]
+    scheme, space, token = value.partition(" ")
+    if "," in value or not scheme or not space or not token:  # also "Bearer a,b", "Bearer"
+        return Expectation(400, "invalid_request", "MCPA-VER-004", "malformed header"), None
     if scheme.lower() == "bearer":
         return _invalid_token("MCPA-VER-003", "Bearer scheme for a DPoP-bound token"), None
     if scheme.lower() != "dpop" or not _TOKEN68.match(token):
@@ -337,10 +366,10 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
     # Step 13: chain (MCPA-VER-025) and depth (MCPA-VER-026).
     problem = chain_problem(claims)
     if problem:
-        return _invalid_token("MCPA-VER-025", problem), None
+        return _invalid_token("MCPA-VER-025", problem), jti
     hops = chain_of(claims["act"]) or []
     if len(hops) > ctx.max_depth:
-        return _invalid_token("MCPA-VER-026", "chain deeper than allowed"), None
+        return _invalid_token("MCPA-VER-026", "chain deeper than allowed"), jti
     # Step 14: scope (MCPA-VER-027).
     have = set(claims["scope"].split(" "))
     if not set(ctx.required_scope.split()) <= have:
@@ -350,17 +379,17 @@ def _expect(req: Request, ctx: VerifierContext, now: int) -> tuple[Expectation, 
             "MCPA-VER-027",
             "required scope missing",
             scope=ctx.required_scope,
-        ), None
+        ), jti
     # Step 15: status (MCPA-VER-028, -029; MCPA-SEC-002).
     sl = claims["status"]["mcpa_grant_list"]
     uri = sl["uri"]
-    if not uri.startswith(ctx.issuer.rstrip("/") + "/"):
-        return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), None
+    if not status_uri_allowed(uri, ctx.issuer):
+        return _invalid_token("MCPA-VER-028", "status uri outside the issuer"), jti
     revoked = ctx.status(uri, sl["idx"])
     if revoked is None:
         return Expectation(
             503, "temporarily_unavailable", "MCPA-VER-029", "status unavailable"
-        ), None
+        ), jti
     if revoked:
-        return _invalid_token("MCPA-VER-028", "grant revoked (status bit set)"), None
+        return _invalid_token("MCPA-VER-028", "grant revoked (status bit set)"), jti
     return ok(), jti

@@ -145,12 +145,19 @@ class Report:
         }
 
     def class_outcome(self, role: str) -> str:
-        """ "passed", "failed" or "not_tested" for a conformance class."""
+        """ "passed", "failed", "incomplete" or "not_tested" for a conformance class."""
         mine = [c for c in self.checks if c.role == role]
         if role not in self.roles or not mine or all(c.outcome == "skip" for c in mine):
             return "not_tested"
         # An expected failure still fails the class (it only spares the exit code).
-        return "failed" if any(c.outcome in ("fail", "xfail") for c in mine) else "passed"
+        if any(c.outcome in ("fail", "xfail") for c in mine):
+            return "failed"
+        # A skipped MUST-level check was not passed: no claim can rest on it (chapter 9.1).
+        return (
+            "incomplete"
+            if any(c.outcome == "skip" and c.severity == "MUST" for c in mine)
+            else "passed"
+        )
 
     def classes(self) -> dict[str, str]:
         return {"Issuer": self.class_outcome("issuer"), "Verifier": self.class_outcome("verifier")}

@@ -321,6 +321,19 @@ def _no_credentials(run: VerifierRun) -> None:
         problems.append("a request without credentials must not carry an error code")
     if "algs" not in params:
         problems.append("WWW-Authenticate lacks algs")
+    two_proofs = send(run, [], ["x.y.z", "x.y.z"])  # no Authorization comes first (VER-002)
+    if two_proofs.status_code != 401 or "error" in www_authenticate(two_proofs):
+        problems.append(
+            f"no Authorization but two DPoP fields: HTTP {two_proofs.status_code} "
+            f"{answered_error(two_proofs)!r}, not 401 without error"
+        )
+    if resp.content.strip():
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "error" in body:
+            problems.append("the body of a request without credentials must not carry an error")
     if problems:
         raise Failed("; ".join(problems), report_case(None, resp, ""))
 
@@ -408,7 +421,10 @@ def _error_form(run: VerifierRun) -> None:
 )
 def _scope(run: VerifierRun) -> None:
     case = valid("scope lacks the required scope", scope="unrelated:scope")
-    run_cases(run, [case], ["MCPA-VER-027"])
+    spaced = " " + "  ".join(run.target.required_scope.split()) + " "
+    # Empty pieces of a badly spaced scope match nothing; the rest still counts (step 14).
+    run_cases(run, [case, valid("valid: doubled, leading, trailing spaces", scope=spaced)],
+              ["MCPA-VER-027"])  # fmt: skip
     wire = materialize(case, run.target)
     resp = send(run, wire.authorization, wire.dpop)
     params = www_authenticate(resp)
@@ -433,6 +449,20 @@ def _bearer(run: VerifierRun) -> None:
         ],
         ["MCPA-VER-003"],
     )
+    _raw_authorization(run, "Bearer a b", "credentials of another scheme with a space")
+
+
+def _raw_authorization(run: VerifierRun, value: str, label: str) -> None:
+    """Send one literal Authorization value (with a valid proof) and judge it by the oracle."""
+    now = int(time.time())
+    wire = materialize(Case(), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, [value], wire.dpop)
+    resp = send(run, [value], wire.dpop)
+    problem = mismatch(oracle.expect(req, run.ctx, now), resp)
+    if problem:
+        raise Failed(
+            f"Authorization {value!r} ({label}): {problem}", report_case(wire, resp, label)
+        )
 
 
 @check(
@@ -456,6 +486,14 @@ def _repeated(run: VerifierRun) -> None:
                 f"{label} sent twice: {problem}",
                 report_case(wire, resp, f"{label} field sent twice"),
             )
+    for value, label in (
+        ("", "an empty value"),
+        ("Bearer", "a scheme without credentials"),
+        ("DPoP", "the DPoP scheme without credentials"),
+        ("Bearer a,b", "a comma in the credentials"),
+        ("Digest a=b, c=d", "auth-param credentials"),
+    ):
+        _raw_authorization(run, value, label)
 
 
 @check(
@@ -496,6 +534,8 @@ def _malformed(run: VerifierRun) -> None:
             tok("four segments", signature="extra-segment"),
             tok("standard base64 alphabet in the signature", signature="bad-b64"),
             tok("padded signature", signature="padding"),
+            tok("signature with non-zero pad bits (non-canonical)", signature="non-canonical"),
+            tok("valid: whitespace around the claims JSON text", signature="json-whitespace"),
             tok("duplicate member name in claims", signature="dup-claim"),
         ],
         ["MCPA-VER-006"],
@@ -838,6 +878,13 @@ def _dpop_invalid(run: VerifierRun) -> None:
             prf("proof signed by another key than its jwk", signature="foreign-key"),
             prf("proof signature bit flipped", signature="flip"),
             prf("proof without jti", ops=(D("jti"),)),
+            prf("proof with an empty jti", ops=(C("jti", ""),)),
+            prf("proof jwk with use enc", ops=(H("jwk.use", "enc"),)),
+            prf("proof jwk with another alg", ops=(H("jwk.alg", "EdDSA"),)),
+            prf(
+                "valid: proof jwk with kid, alg and use sig",
+                ops=(H("jwk.kid", "k1"), H("jwk.alg", "ES256"), H("jwk.use", "sig")),
+            ),
             prf("proof without jwk", ops=(D("jwk", "header"),)),
         ],
         ["MCPA-VER-018"],
@@ -857,12 +904,15 @@ def _htu(run: VerifierRun) -> None:
     u = urlsplit(run.target.url)
     other_path = urlunsplit((u.scheme, u.netloc, (u.path.rstrip("/") or "") + "/other", "", ""))
     other_port = urlunsplit((u.scheme, f"{u.hostname}:{(u.port or 80) + 1}", u.path, "", ""))
+    port = u.port or (443 if u.scheme == "https" else 80)
+    zero_port = urlunsplit((u.scheme, f"{u.hostname}:0{port}", u.path, "", ""))
     run_cases(
         run,
         [
             prf("htu with another path", htu=other_path),
             prf("htu with another port", htu=other_port),
             prf("htu on another host", htu="https://evil.example/mcp"),
+            prf("valid: htu port with a leading zero (the same port)", htu=zero_port),
         ],
         ["MCPA-VER-020"],
     )
@@ -916,6 +966,27 @@ def _wrong_key(run: VerifierRun) -> None:
     run_cases(run, [prf("proof by another key", key="other")], ["MCPA-VER-023"])
 
 
+@check(
+    "dpop_wrong_key_not_recorded",
+    "A proof by a key other than cnf.jkt fails the key binding every time it is sent: the "
+    "replay check comes after it, so the proof never occupies the replay cache",
+    ["MCPA-VER-023", "MCPA-VER-024"],
+)
+def _wrong_key_twice(run: VerifierRun) -> None:
+    now = int(time.time())
+    wire = materialize(prf("proof by another key", key="other"), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, wire.authorization, wire.dpop)
+    for attempt in ("first send", "second send"):
+        expected = oracle.expect(req, run.ctx, now)
+        resp = send(run, wire.authorization, wire.dpop)
+        problem = mismatch(expected, resp)
+        if problem:
+            raise Failed(
+                f"{attempt}: {problem}",
+                report_case(wire, resp, f"{attempt} of one proof signed by a key not cnf.jkt"),
+            )
+
+
 @check("dpop_replay", "A replayed proof (same jti) is rejected", ["MCPA-VER-024"])
 def _replay(run: VerifierRun) -> None:
     now = int(time.time())
@@ -925,6 +996,20 @@ def _replay(run: VerifierRun) -> None:
         expected = oracle.expect(req, run.ctx, now)
         resp = send(run, wire.authorization, wire.dpop)
         problem = mismatch(expected, resp, run.target.success_status)
+        if problem:
+            raise Failed(
+                f"{attempt}: {problem}",
+                report_case(wire, resp, f"{attempt} of the same token and proof"),
+            )
+    if not run.target.required_scope:
+        return
+    # A proof that passed step 12 is used up even when step 14 refuses the request (403).
+    wire = materialize(valid("lacks scope", scope="unrelated:scope"), run.target, now)
+    req = oracle.Request(run.target.method, run.target.url, wire.authorization, wire.dpop)
+    for attempt in ("first use (403)", "replay after a 403"):
+        expected = oracle.expect(req, run.ctx, now)
+        resp = send(run, wire.authorization, wire.dpop)
+        problem = mismatch(expected, resp)
         if problem:
             raise Failed(
                 f"{attempt}: {problem}",
@@ -1043,7 +1128,20 @@ def _status_outside(run: VerifierRun) -> None:
                 tok(
                     "status uri at another origin",
                     C("status.mcpa_grant_list.uri", "$canary_status"),
-                )
+                ),
+                tok(
+                    "status uri with // after the issuer",
+                    C("status.mcpa_grant_list.uri", "$issuer_double_slash"),
+                ),
+                tok(
+                    "status uri with a mixed-case %2E%2e segment",
+                    C("status.mcpa_grant_list.uri", "$issuer_pct_dot_segment"),
+                ),
+                tok("status uri with a space", C("status.mcpa_grant_list.uri", "$issuer_space")),
+                tok(
+                    "status uri over 2048 characters",
+                    C("status.mcpa_grant_list.uri", "$issuer_long"),
+                ),
             ],
             ["MCPA-VER-028"],
         )

@@ -18,11 +18,12 @@ max_age=60, skew=30, allowed_algs=ALLOWED_ALGS, status=None) -> DPoPProof``
     a public P-256/Ed25519 key, signature, claim types, ``htm``,
     ``htu`` (RFC 3986 normalised, query and fragment ignored), ``iat`` in
     ``[now - max_age, now + skew]``, ``ath`` (only when ``access_token`` is given),
-    and last ``jti`` replay (so rejected proofs never fill the cache). Failures raise
-    ``InvalidDPoPProof`` carrying the requirement ID (``status`` overrides its HTTP
-    status: resource servers pass 401); a full replay cache raises
-    ``TemporarilyUnavailable`` (503, MCPA-VER-037). The ``cnf.jkt`` comparison (MCPA-VER-023) is
-    the caller's: compare ``DPoPProof.jkt``.
+    the caller's ``key_binding(jkt)`` when given (the resource server's ``cnf.jkt``
+    comparison, MCPA-VER-023, which raises its own error), and last ``jti`` replay (so
+    rejected proofs, including proofs by a key other than ``cnf.jkt``, never fill the cache).
+    Failures raise ``InvalidDPoPProof`` carrying the requirement ID (``status`` overrides its
+    HTTP status: resource servers pass 401); a full replay cache raises
+    ``TemporarilyUnavailable`` (503, MCPA-VER-037).
 ``make_dpop_proof(private_key, jwk, method, url, *, access_token=None, iat=None,
 jti=None) -> str``
     A proof for clients and tests.
@@ -42,7 +43,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -371,10 +372,13 @@ def verify_dpop_proof(
     allowed_algs: Collection[str] = ALLOWED_ALGS,
     status: int | None = None,
     expected_ath: str | None = None,
+    key_binding: Callable[[str], None] | None = None,
 ) -> DPoPProof:
     """Verify a DPoP proof for ``method`` ``url`` at time ``now`` (see module doc).
 
-    ``expected_ath`` may carry a precomputed ``ath_for(access_token)``.
+    ``expected_ath`` may carry a precomputed ``ath_for(access_token)``. ``key_binding`` is
+    called with the proof key's thumbprint after every other proof check and before the
+    replay check; it raises to refuse the key (MCPA-VER-023, spec section 5.2 step 12).
     """
     if not isinstance(proof, str) or not proof:
         raise _proof_error("DPoP proof missing", REQ_PROOF, status)
@@ -456,6 +460,8 @@ def verify_dpop_proof(
         # ath is derived from the token the presenter holds: not a secret, plain compare.
         if ath != expected_ath:
             raise _proof_error("DPoP proof ath does not match the access token", REQ_ATH, status)
+    if key_binding is not None:
+        key_binding(jkt)
     # Replay last: a proof that fails any other check never occupies the cache.
     if not replay_cache.check_and_store(f"{jkt}:{jti}", iat + max_age + 1, now=now):
         if replay_cache.is_full(now):

@@ -1,7 +1,8 @@
 """Step 15 — status (MCPA-VER-028 revoked / outside the issuer, MCPA-VER-029 freshness).
 
-The URI must begin with the issuer identifier followed by ``/`` and contain no query,
-fragment or dot segment (also percent-encoded); a URI failing this is never fetched
+The URI must begin with the issuer identifier followed by exactly one ``/`` and contain no
+query, fragment, empty segment (``//``) or dot segment (also percent-encoded); a URI
+failing this is never fetched
 (MCPA-SEC-002). The bit comes from the injected ``StatusLookup``, which holds only
 usable, fresh lists (section 5.3) and fails closed with 503 otherwise.
 """
@@ -29,6 +30,8 @@ def status_uri_allowed(uri: str, issuer: str) -> bool:
         return False
     rest = uri[len(prefix) :]
     if _URI_PATH_CHARS.fullmatch(rest) is None:  # also excludes '?', '#', '\\', spaces
+        return False
+    if rest.startswith("/") or "//" in rest:  # exactly one "/", no empty segment
         return False
     segments = _PCT_DOT.sub(".", rest).split("/")
     return not any(seg in (".", "..") for seg in segments)

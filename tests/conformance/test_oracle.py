@@ -232,3 +232,22 @@ def test_oracle_independent_signature_checks():
     assert jose.verify_signature(key.public_jwk(), "ES256", si, sig)
     assert not jose.verify_signature(key.public_jwk(), "EdDSA", si, sig)
     assert not jose.verify_signature(key.public_jwk(), "ES256", si, bytes(64))
+
+
+def test_status_uri_rules_of_the_decided_text():
+    """MCPA-VER-028 as decided for draft-01 (ambiguity log A18-A21)."""
+    iss = "http://127.0.0.1:8499"
+    assert oracle.status_uri_allowed(f"{iss}/status/1", iss)
+    assert oracle.status_uri_allowed(f"{iss}/status/1", iss + "/")
+    for bad in (
+        f"{iss}//status/1",
+        f"{iss}/status//1",
+        f"{iss}/status/%2E%2e/1",
+        f"{iss}/status/.%2e/1",
+        f"{iss}/status/a b",
+        f"{iss}/status/1?x=1",
+        f"{iss}/status/1#f",
+        f"{iss}/status/" + "a" * 2048,
+        "http://127.0.0.1:84991/status/1",
+    ):
+        assert not oracle.status_uri_allowed(bad, iss), bad

@@ -139,7 +139,7 @@ def test_badges(tmp_path):
     svg = ET.parse(paths["svg"]).getroot()  # noqa: S314 - our own output
     assert svg.tag.endswith("svg")
     good = sample()
-    good.checks = [c for c in good.checks if c.outcome not in ("fail", "xfail")]
+    good.checks = [c for c in good.checks if c.outcome not in ("fail", "xfail", "skip")]
     good.checks.append(
         CheckResult("issuer.jwks", "jwks", "issuer", ["MCPA-DSC-003"], "MUST", outcome="pass")
     )
@@ -212,3 +212,20 @@ def test_durations_in_json_and_html(tmp_path):
     data = json.loads(paths["json"].read_text())
     assert [c["duration_ms"] for c in data["checks"]] == [c.duration_ms for c in r.checks]
     assert '<td class="n">3</td>' in paths["html"].read_text()  # the passed check's 3 ms
+
+
+def test_skipped_must_check_leaves_the_class_incomplete():
+    """A skipped MUST-level check has not been passed (MCPA-CNF-002, issuer log entry 24)."""
+    r = sample()
+    r.checks = [
+        CheckResult("issuer.jwks", "jwks", "issuer", ["MCPA-DSC-003"], "MUST", outcome="pass"),
+        CheckResult("issuer.grant_revocation", "kill switch", "issuer", ["MCPA-REV-001"], "MUST",
+                    outcome="skip", reason="grants mode is 'existing'"),
+        CheckResult("issuer.metadata_cacheable", "max-age", "issuer", ["MCPA-DSC-009"], "SHOULD",
+                    outcome="skip", reason="no max-age"),
+    ]  # fmt: skip
+    assert r.classes()["Issuer"] == "incomplete"
+    schemas.validate("conformance-report", r.to_json())
+    assert report_mod.badge_json(r)["message"] != "Issuer (suite 0.1.0)"
+    r.checks.pop(1)
+    assert r.classes()["Issuer"] == "passed"

@@ -214,6 +214,8 @@ class MiniIssuer:
             or claims["exp"] > time.time() + 300
         ):
             raise OAuth("invalid_client", "assertion lifetime", 401)
+        if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 256:
+            raise OAuth("invalid_client", "assertion jti", 401)
         if claims["jti"] in self.seen_assertions:
             raise OAuth("invalid_client", "assertion replayed", 401)
         self.seen_assertions.add(claims["jti"])
@@ -584,6 +586,8 @@ class MiniIssuer:
                     raise OAuth("invalid_request", f"{name} must be a list")
             if not isinstance(body.get("sub"), str):
                 raise OAuth("invalid_request", "sub")
+            if "purpose" in body and (not isinstance(body["purpose"], str) or not body["purpose"]):
+                raise OAuth("invalid_request", "purpose")
             if caller is not None:
                 pending = [
                     g
@@ -711,7 +715,12 @@ class MiniIssuer:
             }
             return Response(token, media_type="application/statuslist+jwt", headers=headers)
 
+        async def not_allowed(request: Request, exc: Exception) -> Response:
+            body = {"error": "invalid_request", "error_description": "method not allowed"}
+            return JSONResponse(body, status_code=405, headers=NO_STORE)
+
         return Starlette(
+            exception_handlers={405: not_allowed},
             routes=[
                 Route("/.well-known/oauth-authorization-server", metadata),
                 Route("/jwks", jwks),
@@ -723,5 +732,5 @@ class MiniIssuer:
                 Route("/grants", guard(self.grants_api), methods=["GET", "POST"]),
                 Route("/grants/{grant_id}", guard(self.grants_api), methods=["GET", "DELETE"]),
                 Route("/grants/{grant_id}/events", guard(self.grants_api), methods=["GET"]),
-            ]
+            ],
         )

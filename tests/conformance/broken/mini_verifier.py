@@ -11,9 +11,11 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import time
 import zlib
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -38,6 +40,7 @@ DEFECTS = (
     "unbounded_status_list",
     "refuses_ed25519",  # draft-00's allow-list: only the polymorphic EdDSA
     "accepts_model_hop",  # draft-00's chain grammar: agent, model, tool*
+    "replay_before_key_binding",
 )
 SKEW = 30
 ALGS = ("ES256", "Ed25519", "EdDSA")  # RFC 9864: EdDSA is the deprecated alias of Ed25519
@@ -124,6 +127,21 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canon.encode()).digest()).rstrip(b"=").decode()
 
 
+def same_url(htu: Any, url: str) -> bool:
+    """htu and the request URL are the same after lower-casing and reading the port."""
+
+    def norm(u: str) -> str:
+        p = urlsplit(u)
+        default = {"http": 80, "https": 443}.get(p.scheme.lower())
+        port = "" if p.port in (None, default) else f":{p.port}"
+        return f"{p.scheme.lower()}://{(p.hostname or '').lower()}{port}{p.path or '/'}"
+
+    try:
+        return isinstance(htu, str) and norm(htu) == norm(url)
+    except ValueError:
+        return False
+
+
 def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -198,6 +216,8 @@ class MiniVerifier:
         if len(auths) != 1 or len(proofs) > 1:
             raise Reject(400, "invalid_request", "repeated header")
         scheme, _, token = auths[0].partition(" ")
+        if not scheme or not token or "," in auths[0]:  # "", "Bearer", "Bearer a,b": 400
+            raise Reject(400, "invalid_request", "malformed Authorization")
         if scheme.lower() == "bearer" and self.defect != "accepts_bearer":
             raise bad_token("DPoP-bound token sent as Bearer")
         if scheme.lower() not in ("dpop", "bearer") or not token or " " in token:
@@ -267,7 +287,15 @@ class MiniVerifier:
         if not set(self.scope.split()) <= set(claims["scope"].split(" ")):
             raise Reject(403, "insufficient_scope", "scope")
         if self.defect != "skips_status":
-            if not sl["uri"].startswith(self.issuer + "/"):
+            rest = sl["uri"][len(self.issuer) :]
+            segments = re.sub("%2[eE]", ".", rest).split("/")
+            if (
+                not sl["uri"].startswith(self.issuer + "/")
+                or "//" in rest
+                or len(sl["uri"]) > 2048
+                or not re.fullmatch(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*", rest)
+                or any(seg in (".", "..") for seg in segments)
+            ):
                 raise bad_token("status uri outside the issuer")
             bits = self.status_bits(sl["uri"])
             idx = sl["idx"]
@@ -290,16 +318,18 @@ class MiniVerifier:
             or header.get("alg") not in ALGS
             or not isinstance(jwk, dict)
             or "d" in jwk
+            or jwk.get("alg", header.get("alg")) != header.get("alg")
+            or jwk.get("use", "sig") != "sig"
         ):
             raise bad_proof("proof header")
         if not verify(jwk, str(header["alg"]), data, sig):
             raise bad_proof("proof signature")
-        if not isinstance(pc.get("jti"), str) or not is_int(pc.get("iat")):
+        if not isinstance(pc.get("jti"), str) or not pc["jti"] or not is_int(pc.get("iat")):
             raise bad_proof("proof claims")
         if pc.get("htm") != request.method:
             raise bad_proof("htm")
         url = str(request.url).split("?")[0].split("#")[0]
-        if pc.get("htu") != url and self.defect != "skips_htu":
+        if not same_url(pc.get("htu"), url) and self.defect != "skips_htu":
             raise bad_proof("htu")
         if not now - 60 <= pc["iat"] <= now + SKEW:
             raise bad_proof("iat")
@@ -309,6 +339,9 @@ class MiniVerifier:
             and self.defect != "skips_ath"
         ):
             raise bad_proof("ath")
+        binding_first = self.defect != "replay_before_key_binding"
+        if binding_first and thumbprint(jwk) != claims["cnf"]["jkt"]:
+            raise bad_token("cnf.jkt")
         if self.defect != "skips_replay":
             for j, t in list(self._seen.items()):
                 if t < now - 120:
@@ -316,7 +349,7 @@ class MiniVerifier:
             if pc["jti"] in self._seen:
                 raise bad_proof("replay")
             self._seen[pc["jti"]] = now
-        if thumbprint(jwk) != claims["cnf"]["jkt"]:
+        if not binding_first and thumbprint(jwk) != claims["cnf"]["jkt"]:
             raise bad_token("cnf.jkt")
 
     def check_chain(self, claims: dict[str, Any]) -> None:
@@ -325,7 +358,7 @@ class MiniVerifier:
             if not isinstance(node, dict) or len(hops) > 32:
                 raise bad_token("chain")
             hops.append(node)
-            if "act" not in node:
+            if "act" not in node:  # "act": null is a malformed hop
                 break
             node = node["act"]
         kinds = [h.get("actor_type") for h in reversed(hops)]

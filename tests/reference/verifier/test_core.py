@@ -231,6 +231,14 @@ CLAIM_FAILURES: list[tuple[str, dict[str, Any], str]] = [
     ("status uri foreign", {"status": {"mcpa_grant_list": {"idx": 1,
                                                        "uri": "https://evil.example/s"}}},
      "MCPA-VER-028"),
+    ("status uri //", {"status": {"mcpa_grant_list": {"idx": 1,
+                                                  "uri": f"{ISSUER}//status/1"}}},
+     "MCPA-VER-028"),
+    ("status uri empty segment", {"status": {"mcpa_grant_list": {"idx": 1,
+                                                             "uri": f"{ISSUER}/status//1"}}},
+     "MCPA-VER-028"),
+    ("innermost act null", {"act": {"actor_type": "model", "sub": "model-x", "act": {
+        "actor_type": "agent", "sub": "agent-1", "act": None}}}, "MCPA-VER-025"),
 ]  # fmt: skip
 
 
@@ -415,6 +423,22 @@ def test_stolen_token_with_own_proof_key() -> None:
     proof = MINI.proof(token, key=thief)
     err = expect(InvalidToken, "MCPA-VER-023", lambda: run(token, proof))
     assert err.error == "invalid_token"
+
+
+def test_wrong_key_proof_never_occupies_the_replay_cache() -> None:
+    """The cnf.jkt comparison (MCPA-VER-023) comes before the replay check (MCPA-VER-024):
+    a proof by another key is invalid_token every time it is sent and records nothing, and
+    the holder's proof with the same jti is then accepted (ambiguity log A14)."""
+    token = MINI.token()
+    thief = generate_private_key("ES256")
+    cache = ReplayCache()
+    stolen = MINI.proof(token, key=thief, jti="jti-x")
+    for _ in range(2):
+        expect(InvalidToken, "MCPA-VER-023", lambda: run(token, stolen, cache=cache))
+    assert len(cache) == 0
+    run(token, MINI.proof(token, jti="jti-x"), cache=cache)
+    expect(InvalidDPoPProof, "MCPA-VER-024",
+           lambda: run(token, MINI.proof(token, jti="jti-x"), cache=cache))  # fmt: skip
 
 
 def test_htu_normalised_match() -> None:
