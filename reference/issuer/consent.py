@@ -132,6 +132,11 @@ def busy() -> Response:
     return response
 
 
+def throttled(request: Request, next_path: str, wait: int) -> Response:
+    message = "Too many failed sign-ins: please wait and try again."
+    return login_page(request, next_path, message, 429, wait)
+
+
 async def consent_login(request: Request) -> Response:
     """Form, CSRF token (403), limits (429), a hashing slot (503), then the password.
 
@@ -160,16 +165,19 @@ async def consent_login(request: Request) -> Response:
     wait = guard.retry_after(username, address)
     if wait:
         log.info("consent sign-in throttled for %r from %s", username[:64], address)
-        return login_page(
-            request, next_path, "Too many failed sign-ins: please wait and try again.", 429, wait
-        )
+        return throttled(request, next_path, wait)
     ok = False
     if len(username) <= 64:
         try:
             await guard.acquire()
         except Busy:
-            log.warning("consent sign-in refused: password hashing is saturated")
+            log.info("consent sign-in refused: password hashing is saturated")
             return busy()
+        # Failures recorded while this one waited count too: check the limits again.
+        wait = guard.retry_after(username, address)
+        if wait:
+            guard.release()
+            return throttled(request, next_path, wait)
         try:
             # scrypt takes tens of milliseconds: keep it off the event loop.
             ok = await run_in_threadpool(check_password, ctx.db, username, password)

@@ -185,6 +185,20 @@ def test_repeated_failures_per_account_give_429_then_expire(world: World, hashes
     run(attack)
 
 
+def test_failures_recorded_while_waiting_count_before_hashing(world: World, hashes: Hashes) -> None:
+    use_guard(world, concurrency=1, wait=5.0, waiters=16, account_failures=5, clock=Clock())
+    hashes.seconds = 0.02
+
+    async def attack() -> list[int]:
+        async with client(world) as http:
+            token = await form_token(http)
+            answers = await asyncio.gather(*(post_login(http, token) for _ in range(8)))
+            return sorted(a.status_code for a in answers)
+
+    assert run(attack) == [401] * 5 + [429] * 3
+    assert hashes.calls == 5
+
+
 def test_an_address_that_signed_in_is_not_locked_out_by_others(
     world: World, hashes: Hashes
 ) -> None:
