@@ -26,7 +26,7 @@ Agent and tools are shown by display name and ``client_id``; everything is escap
 from __future__ import annotations
 
 import logging
-import secrets
+import math
 import time
 
 from starlette.concurrency import run_in_threadpool
@@ -53,20 +53,21 @@ from .consent_html import (
     technical_details,
 )
 from .consent_session import (
-    COOKIE_PATH,
-    LOGIN_COOKIE,
     SESSION_COOKIE,
     cookie_args,
     csrf_ok,
     current_session,
     end_session,
+    login_cookie,
+    login_guard,
     new_session,
     read_form,
     safe_next,
 )
 from .context import IssuerContext
 from .descriptions import descriptions
-from .settings import SESSION_LIFETIME
+from .login_guard import Busy, issue_login_token, login_token_ok
+from .settings import LOGIN_FORM_LIFETIME, LOGIN_HASH_WAIT, SESSION_LIFETIME
 from .users import check_password
 
 log = logging.getLogger("mcp_auth.issuer.consent")
@@ -91,9 +92,13 @@ def lookup(ctx: IssuerContext) -> Lookup:
 
 # -- sign in ------------------------------------------------------------------------------
 def login_page(
-    request: Request, next_path: str = "/consent", error: str | None = None, status: int = 200
+    request: Request,
+    next_path: str = "/consent",
+    error: str | None = None,
+    status: int = 200,
+    retry_after: int | None = None,
 ) -> Response:
-    token = secrets.token_urlsafe(24)
+    token = issue_login_token(login_guard(request).secret)
     message = notice("error", f"<strong>{e(error)}</strong>") if error else ""
     body = (
         f"<h1>Sign in</h1>{message}"
@@ -109,36 +114,86 @@ def login_page(
         "</div></form></div>"
     )
     response = page("Sign in", body, status)
-    response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **cookie_args(request))
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    name, args = login_cookie(request)
+    response.set_cookie(name, token, max_age=LOGIN_FORM_LIFETIME, **args)
     return response
 
 
+def busy() -> Response:
+    response = page(
+        "Busy",
+        "<h1>Too many sign-ins right now</h1><p>Please try again in a few seconds. "
+        '<a href="/consent">Sign in</a>.</p>',
+        503,
+    )
+    response.headers["Retry-After"] = str(math.ceil(LOGIN_HASH_WAIT))
+    return response
+
+
+def throttled(request: Request, next_path: str, wait: int) -> Response:
+    message = "Too many failed sign-ins: please wait and try again."
+    return login_page(request, next_path, message, 429, wait)
+
+
 async def consent_login(request: Request) -> Response:
+    """Form, CSRF token (403), limits (429), a hashing slot (503), then the password.
+
+    Everything before the password check is cheap: a forged form, a throttled account or
+    address and an overloaded issuer cost no scrypt run (MCPA-SEC-011 to MCPA-SEC-013).
+    """
     ctx: IssuerContext = request.app.state.ctx
+    guard = login_guard(request)
     form = await read_form(request)
     if form is None:
         return page("Bad request", "<h1>Bad request</h1><p>The form could not be read.</p>", 400)
-    cookie = request.cookies.get(LOGIN_COOKIE)
-    if not cookie or not csrf_ok(cookie, form.get("csrf_token")):
+    name, args = login_cookie(request)
+    cookie = request.cookies.get(name)
+    given = form.get("csrf_token")
+    if not cookie or not csrf_ok(cookie, given) or not login_token_ok(guard.secret, given):
         return page(
             "Forbidden",
             "<h1>Please try again</h1><p>The form expired or was not sent by this page. "
             '<a href="/consent">Sign in again</a>.</p>',
             403,
         )
-    username = form.get("username", "")
+    username = form.get("username", "")[:65]
     password = form.get("password", "")
     next_path = safe_next(form.get("next"))
-    # scrypt takes tens of milliseconds: keep it off the event loop.
-    if len(username) > 64 or not await run_in_threadpool(
-        check_password, ctx.db, username, password
-    ):
+    address = request.client.host if request.client else "unknown"
+    wait = guard.retry_after(username, address)
+    if wait:
+        log.info("consent sign-in throttled for %r from %s", username[:64], address)
+        return throttled(request, next_path, wait)
+    ok = False
+    if len(username) <= 64:
+        try:
+            await guard.acquire()
+        except Busy:
+            log.info("consent sign-in refused: password hashing is saturated")
+            return busy()
+        # Failures recorded while this one waited count too: check the limits again.
+        wait = guard.retry_after(username, address)
+        if wait:
+            guard.release()
+            return throttled(request, next_path, wait)
+        try:
+            # scrypt takes tens of milliseconds: keep it off the event loop.
+            ok = await run_in_threadpool(check_password, ctx.db, username, password)
+        finally:
+            guard.release()
+    if not ok:
+        guard.failed(username, address)
         log.info("consent sign-in failed for %r", username[:64])
         return login_page(request, next_path, "Wrong user name or password.", 401)
+    guard.succeeded(username, address)
     token = new_session(ctx, username)
     response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_LIFETIME, **cookie_args(request))
-    response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
+    response.delete_cookie(
+        name, path=args["path"], secure=args["secure"], httponly=True, samesite="strict"
+    )
     return response
 
 
@@ -150,7 +205,7 @@ async def consent_logout(request: Request) -> Response:
         return forbidden()
     end_session(ctx, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/consent", status_code=303, headers=SECURITY_HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
+    response.delete_cookie(SESSION_COOKIE, path=cookie_args(request)["path"])
     return response
 
 

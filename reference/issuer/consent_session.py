@@ -1,8 +1,11 @@
 """Consent-page sessions and CSRF tokens.
 
 The session cookie is random, HttpOnly, SameSite=Strict (Secure on https) and stored
-hashed. Every signed-in form carries the session's CSRF token; the sign-in form uses a
-double-submit cookie (MCPA-GRT-008).
+hashed. Every signed-in form carries the session's CSRF token. The sign-in form's token
+is issued by the server (an HMAC, :mod:`.login_guard`) and must also equal the login cookie
+(MCPA-GRT-008, MCPA-SEC-011). That cookie is ``__Host-mcpa_login_csrf`` (Secure, Path=/,
+no Domain, so a sibling host cannot toss one in) when the issuer runs over https, and
+``mcpa_login_csrf`` on loopback http, where browsers refuse ``__Host-`` cookies.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from starlette.requests import Request
 from ..errors import OAuthError
 from .context import IssuerContext
 from .http import decode_form, read_body
+from .login_guard import LoginGuard
 from .settings import SESSION_LIFETIME
 
 SESSION_COOKIE = "mcpa_session"
 LOGIN_COOKIE = "mcpa_login_csrf"
+HOST_LOGIN_COOKIE = "__Host-" + LOGIN_COOKIE
 COOKIE_PATH = "/consent"
 
 
@@ -73,6 +78,22 @@ def cookie_args(request: Request) -> dict[str, Any]:
         "samesite": "strict",
         "secure": ctx.settings.secure_cookies,
     }
+
+
+def login_cookie(request: Request) -> tuple[str, dict[str, Any]]:
+    """Name and attributes of the sign-in form's CSRF cookie (``__Host-`` on https)."""
+    args = cookie_args(request)
+    if args["secure"]:
+        return HOST_LOGIN_COOKIE, {**args, "path": "/"}
+    return LOGIN_COOKIE, args
+
+
+def login_guard(request: Request) -> LoginGuard:
+    """The app's one :class:`LoginGuard`, made on first use."""
+    guard: LoginGuard | None = getattr(request.app.state, "login_guard", None)
+    if guard is None:
+        guard = request.app.state.login_guard = LoginGuard()
+    return guard
 
 
 async def read_form(request: Request) -> dict[str, str] | None:

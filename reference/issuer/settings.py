@@ -35,6 +35,16 @@ CLOCK_SKEW = 30
 GRANT_DEFAULT_EXPIRES_IN = 30 * 24 * 3600
 GRANT_MAX_EXPIRES_IN = 366 * 24 * 3600
 SESSION_LIFETIME = 8 * 3600
+# Sign-in abuse limits (Appendix A, A.24-A.28; MCPA-SEC-011 to MCPA-SEC-013).
+LOGIN_FORM_LIFETIME = 3600  # seconds a sign-in form's CSRF token is accepted
+LOGIN_HASH_CONCURRENCY = 2  # password hashes (16 MiB scrypt each) at once
+LOGIN_HASH_WAIT = 5.0  # seconds a sign-in waits for a hashing slot, then 503
+LOGIN_HASH_WAITERS = 16  # sign-ins waiting at once; more get 503 at once
+LOGIN_FAILURE_WINDOW = 300  # seconds of the sliding failure windows
+LOGIN_ACCOUNT_FAILURES = 5  # failed sign-ins per account per window, then 429
+LOGIN_ADDRESS_FAILURES = 20  # failed sign-ins per client address per window, then 429
+LOGIN_KNOWN_ADDRESS_TTL = 30 * 24 * 3600  # an address that signed in skips the account window
+LOGIN_TRACKED_KEYS = 10_000  # accounts / addresses / known pairs kept in memory, each
 
 
 def is_loopback_host(host: str | None) -> bool:

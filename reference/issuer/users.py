@@ -2,7 +2,8 @@
 
 Per-user random salt; verification via ``Scrypt.verify`` (constant-time compare). An
 unknown user costs the same KDF run as a wrong password, so timing does not reveal
-which names exist.
+which names exist. Setting a new password ends every consent-page session of that user
+(MCPA-SEC-014).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _kdf(salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -
 
 
 def add_user(db: Database, name: str, password: str) -> None:
-    """Create or replace a user's password."""
+    """Create or replace a user's password; a replaced password ends the user's sessions."""
     if not USERNAME_RE.match(name):
         raise UserError("user names are 1-64 characters of letters, digits and . _ @ -")
     secret = password.encode("utf-8")
@@ -51,6 +52,7 @@ def add_user(db: Database, name: str, password: str) -> None:
             "kdf = excluded.kdf",
             (name, salt, digest, params, int(time.time())),
         )
+        conn.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
 
 def check_password(db: Database, name: str, password: str) -> bool:
