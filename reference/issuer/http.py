@@ -41,7 +41,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         # The client went away mid-body (or was cut off by the request timeout,
-        # MCPA-SEC-0xx): a quiet close, one info line, not an unhandled 500.
+        # MCPA-SEC-020): a quiet close, one info line, not an unhandled 500.
         raise InvalidRequest(
             "the client closed the connection before sending its whole body",
             requirement="MCPA-GEN-003",

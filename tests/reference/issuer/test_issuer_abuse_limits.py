@@ -154,3 +154,10 @@ def test_a_client_that_disconnects_mid_body_is_not_a_500(issuer: Issuer) -> None
     assert "Traceback" not in log
     assert "unhandled error" not in log
     assert " 500 " not in log
+
+
+def test_an_incomplete_request_head_over_16_kib_is_refused(issuer: Issuer) -> None:
+    with socket.create_connection(("127.0.0.1", issuer.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000)
+        answer = sock.recv(64)
+    assert answer.startswith(b"HTTP/1.1 400"), answer
