@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from mcp_auth.command_errors import CliError
-from mcp_auth.command_parser import examples, port
-from mcp_auth.listen import listen, serve
+from mcp_auth.command_parser import examples, port, seconds
+from mcp_auth.listen import DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, listen, serve
 
 from . import data_dir
 from .app import create_app, key_retention
@@ -88,6 +88,14 @@ def _check_config(path: Path) -> None:
 
 
 # -- serve --------------------------------------------------------------------------------
+def _connections(text: str) -> int:
+    """``type=`` for --max-connections: 1 to 65536."""
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 65536 connections")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.issuer_url is None and not is_loopback_host(args.host):
         raise CliError(
@@ -134,7 +142,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"mcp-auth demo chain --data-dir {settings.data_dir}",
         flush=True,
     )
-    serve(app, sock, access_log=False, log_level="info")
+    serve(
+        app,
+        sock,
+        access_log=False,
+        log_level="info",
+        max_connections=args.max_connections,
+        request_timeout=args.request_timeout,
+    )
     return 0
 
 
@@ -393,6 +408,22 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="issuer identifier: https, or http on a loopback host, no path "
         "(default: http://HOST:PORT)",
+    )
+    serve_p.add_argument(
+        "--max-connections",
+        type=_connections,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections at most; more are closed at once, and the cap is kept below "
+        "the file descriptor limit (default: %(default)s)",
+    )
+    serve_p.add_argument(
+        "--request-timeout",
+        type=seconds(1, 300),
+        default=int(DEFAULT_REQUEST_TIMEOUT),
+        metavar="SECONDS",
+        help="a request's headers and body must arrive within this, or the connection is "
+        "closed (default: %(default)s)",
     )
     serve_p.set_defaults(handler=cmd_serve)
 

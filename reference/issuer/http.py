@@ -1,6 +1,7 @@
 """Request-body helpers with the limits of Appendix A (MCPA-GEN-003).
 
-``read_body`` stops reading past 64 KiB (413); ``parse_form`` accepts only
+``read_body`` stops reading past 64 KiB (413) and turns a client that disconnects mid-body
+into a quiet ``invalid_request`` (one info line, no traceback); ``parse_form`` accepts only
 ``application/x-www-form-urlencoded`` with strict UTF-8, at most 32 parameters and none
 repeated (MCPA-ISS-012); ``parse_json`` rejects bad UTF-8, lone surrogate escapes, duplicate
 member names, NaN and Infinity, and excessive nesting.
@@ -13,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import InvalidRequest, OAuthError, RequestTooLarge
@@ -32,11 +33,20 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             raise RequestTooLarge("request body too large", requirement="MCPA-GEN-003")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge("request body too large", requirement="MCPA-GEN-003")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge("request body too large", requirement="MCPA-GEN-003")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body (or was cut off by the request timeout,
+        # MCPA-SEC-020): a quiet close, one info line, not an unhandled 500.
+        raise InvalidRequest(
+            "the client closed the connection before sending its whole body",
+            requirement="MCPA-GEN-003",
+            detail=f"client closed the connection after {size} body bytes",
+        ) from None
     return b"".join(chunks)
 
 
