@@ -194,7 +194,7 @@ class _SchemaCheck:
                     self.checks = {}
                     break
                 self.checks[name] = check
-        self.cache: dict[bytes, str | None] = {}
+        self.cache: dict[str, str | None] = {}  # bounded: _CACHE_SIZE
 
     def _property_check(self, sub: dict[str, Any]) -> Callable[[object], bool] | None:
         keys = set(sub) - {"description"}
@@ -209,14 +209,14 @@ class _SchemaCheck:
         fmt = sub.get("format")
         formats = self.validator.format_checker
 
+        if kind == "integer":
+            return lambda value: type(value) is int and (minimum is None or value >= minimum)
+        limit = high if high is not None else float("inf")
+        if pattern is None and fmt is None:
+            return lambda value: type(value) is str and low <= len(value) <= limit
+
         def check(value: object) -> bool:
-            if kind == "integer":
-                if type(value) is not int:
-                    return False
-                return minimum is None or value >= minimum
-            if not isinstance(value, str) or len(value) < low:
-                return False
-            if high is not None and len(value) > high:
+            if type(value) is not str or not low <= len(value) <= limit:
                 return False
             if pattern is not None and pattern.search(value) is None:
                 return False
@@ -226,32 +226,49 @@ class _SchemaCheck:
 
     def errors(self, event: object) -> str | None:
         """None when ``event`` is a valid audit event, else the path and message."""
-        if self.checks and isinstance(event, dict):
-            reduced = dict(event)
-            for name, check in self.checks.items():
-                if name in reduced:
-                    value = reduced[name]
-                    if not check(value):
-                        break
-                    reduced[name] = _stand_in(name, value)
+        if not self.checks or not isinstance(event, dict):
+            return self._full(event)
+        rest: dict[str, Any] = {}
+        marks: list[str] = []
+        for name, value in event.items():
+            check = self.checks.get(name)
+            if check is None:
+                rest[name] = value
+            elif not check(value):
+                return self._full(event)
+            elif name in {"seq", "prev_hash"}:
+                marks.append(f"{name}={_stand_in(name, value)}")
             else:
-                key = canonical_json(reduced)
-                if key not in self.cache:
-                    if len(self.cache) >= _CACHE_SIZE:
-                        self.cache.clear()
-                    self.cache[key] = self._full(reduced)
-                result = self.cache[key]
-                return result if result is None else self._full(event)
-        return self._full(event)
+                marks.append(name)
+        key = repr((rest, marks))  # equal keys hold equal values (of the same types)
+        result = self.cache.get(key, False)
+        if result is False:
+            if len(self.cache) >= _CACHE_SIZE:
+                self.cache.clear()
+            reduced = {**rest, **{n: _stand_in(n, event[n]) for n in self.checks if n in event}}
+            result = self.cache[key] = self._full(reduced)
+        return None if result is None else self._full(event)
 
     def _full(self, event: object) -> str | None:
         error = best_match(self.validator.iter_errors(event))
         return None if error is None else f"{error.json_path}: {error.message}"
 
 
-# Unique per event; ``seq`` and ``prev_hash`` keep what the conditions look at (seq 1, the
-# genesis hash). Review _stand_in when the schema's ``allOf``/``required`` change.
-_STAND_INS = ("event_id", "seq", "time", "token_jti", "parent_jti", "prev_hash", "hash")
+# Unique per event or per grant, and looked at by the conditions only for their presence,
+# except what ``_stand_in`` keeps: seq 1 and the genesis ``prev_hash``. Review it when the
+# schema's ``allOf``/``required`` change (the fingerprint below stops matching).
+_STAND_INS = (
+    "event_id",
+    "seq",
+    "time",
+    "grant_id",
+    "sub",
+    "client_id",
+    "token_jti",
+    "parent_jti",
+    "prev_hash",
+    "hash",
+)
 _CONDITIONS_SHA256 = "8909143fae713099f9913520028867bf44626912650fec4a6febb23abaf7f5d1"
 _CACHE_SIZE = 4096
 

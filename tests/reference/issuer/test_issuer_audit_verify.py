@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -243,3 +245,42 @@ def test_fast_schema_check_agrees_with_jsonschema(change: dict) -> None:
         assert (check.errors(event) is None) == full.is_valid(event)
     genesis = {**base, "seq": 1, "prev_hash": "0" * 64}
     assert check.errors(genesis) is None and full.is_valid(genesis)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or os.geteuid() != 0, reason="needs root to drop to")
+def test_read_only_copy_as_an_unprivileged_user(data: Path) -> None:
+    """Root may write anywhere: the 0444-in-0555 case is run as ``nobody`` in a child."""
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)
+        copy = top / "copy"
+        copy.mkdir()
+        shutil.copy(data / "issuer.sqlite3", copy / "issuer.sqlite3")
+        (copy / "issuer.sqlite3").chmod(0o444)
+        copy.chmod(0o555)
+
+        def as_nobody(verify: Callable[[], audit.ChainReport]) -> int:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
+                pid = os.fork()
+            if pid == 0:  # pragma: no cover (the child)
+                code = 3
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    code = 0 if verify().checked == 12 else 4
+                except sqlite3.Error:
+                    code = 5
+                finally:
+                    os._exit(code)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+        path = copy / "issuer.sqlite3"
+        assert as_nobody(lambda: audit.verify_chain(Database.open_read_only(path))) == 0
+        assert as_nobody(lambda: audit.verify_chain(Database(path))) == 5  # the old way
+        assert sorted(p.name for p in copy.iterdir()) == ["issuer.sqlite3"]
+    finally:
+        for path in (top, *top.rglob("*")):
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(top)
