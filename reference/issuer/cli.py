@@ -290,7 +290,7 @@ def _open_log(path: Path) -> Database:
         version = db.schema_version()
     except sqlite3.Error as exc:
         raise CliError(
-            f"cannot read the issuer database {path}: {exc}; the audit log was not checked",
+            f"cannot open the issuer database {path}: {exc}; the audit log was not checked",
             EXIT_CANNOT_CHECK,
         ) from None
     if version != SCHEMA_VERSION:
