@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mcp_auth.schemas import SchemaValidationError, validate
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped,unused-ignore]
+
+from mcp_auth.schemas import load, validator
 
 from .storage import Database
 
@@ -163,21 +167,155 @@ class ChainReport:
     head_hash: str | None = None
 
 
-def _schema_errors(event: object) -> str | None:
-    try:
-        validate("audit-event", event)
-    except SchemaValidationError as exc:
-        return f"{exc.path}: {exc.message}"
-    return None
+class _SchemaCheck:
+    """The audit-event schema, built once per run, with a cache for the repeated part.
+
+    Validating an event with jsonschema costs hundreds of microseconds, but most of an event
+    repeats (type, actor, act, resource, scope of a grant's tokens). The fields that are
+    unique per event (``_STAND_INS``) are checked here against their own property schema
+    (only ``type``, ``minLength``, ``maxLength``, ``minimum``, ``pattern``, ``format``) and
+    replaced by a stand-in that is valid exactly when they are; the rest is validated by
+    jsonschema once and the result kept in a bounded cache. An event with any stand-in field
+    invalid, and every event when the schema's conditional part is not the one the stand-ins
+    were chosen for (``_CONDITIONS_SHA256``), is validated whole by jsonschema.
+    """
+
+    def __init__(self) -> None:
+        self.validator = validator("audit-event")
+        schema = load("audit-event")
+        self.checks: dict[str, Callable[[object], bool]] = {}
+        fingerprint = hashlib.sha256(
+            canonical_json([schema.get("allOf"), schema.get("required")])
+        ).hexdigest()
+        if fingerprint == _CONDITIONS_SHA256 and schema.get("additionalProperties") is False:
+            for name in _STAND_INS:
+                check = self._property_check(schema["properties"].get(name, {}))
+                if check is None or not check(_stand_in(name, None)):
+                    self.checks = {}
+                    break
+                self.checks[name] = check
+        self.cache: dict[str, str | None] = {}  # bounded: _CACHE_SIZE
+
+    def _property_check(self, sub: dict[str, Any]) -> Callable[[object], bool] | None:
+        keys = set(sub) - {"description"}
+        if not keys or keys - {"type", "minLength", "maxLength", "minimum", "pattern", "format"}:
+            return None
+        kind = sub.get("type")
+        if kind not in ("string", "integer"):
+            return None
+        low, high = sub.get("minLength", 0), sub.get("maxLength")
+        minimum = sub.get("minimum")
+        pattern = re.compile(sub["pattern"]) if "pattern" in sub else None
+        fmt = sub.get("format")
+        formats = self.validator.format_checker
+
+        if kind == "integer":
+            return lambda value: type(value) is int and (minimum is None or value >= minimum)
+        limit = high if high is not None else float("inf")
+        if pattern is None and fmt is None:
+            return lambda value: type(value) is str and low <= len(value) <= limit
+
+        def check(value: object) -> bool:
+            if type(value) is not str or not low <= len(value) <= limit:
+                return False
+            if pattern is not None and pattern.search(value) is None:
+                return False
+            return fmt is None or formats.conforms(value, fmt)
+
+        return check
+
+    def errors(self, event: object) -> str | None:
+        """None when ``event`` is a valid audit event, else the path and message."""
+        if not self.checks or not isinstance(event, dict):
+            return self._full(event)
+        rest: dict[str, Any] = {}
+        marks: list[str] = []
+        for name, value in event.items():
+            check = self.checks.get(name)
+            if check is None:
+                rest[name] = value
+            elif not check(value):
+                return self._full(event)
+            elif name in {"seq", "prev_hash"}:
+                marks.append(f"{name}={_stand_in(name, value)}")
+            else:
+                marks.append(name)
+        key = repr((rest, marks))  # equal keys hold equal values (of the same types)
+        result = self.cache.get(key, False)
+        if result is False:
+            if len(self.cache) >= _CACHE_SIZE:
+                self.cache.clear()
+            reduced = {**rest, **{n: _stand_in(n, event[n]) for n in self.checks if n in event}}
+            result = self.cache[key] = self._full(reduced)
+        return None if result is None else self._full(event)
+
+    def _full(self, event: object) -> str | None:
+        error = best_match(self.validator.iter_errors(event))
+        return None if error is None else f"{error.json_path}: {error.message}"
 
 
-def verify_events(rows: list[tuple[int, str, str]]) -> ChainReport:
-    """Check (row seq, event JSON, stored hash) triples in order, checks 1-5 of section 7.6."""
+# Unique per event or per grant, and looked at by the conditions only for their presence,
+# except what ``_stand_in`` keeps: seq 1 and the genesis ``prev_hash``. Review it when the
+# schema's ``allOf``/``required`` change (the fingerprint below stops matching).
+_STAND_INS = (
+    "event_id",
+    "seq",
+    "time",
+    "grant_id",
+    "sub",
+    "client_id",
+    "token_jti",
+    "parent_jti",
+    "prev_hash",
+    "hash",
+)
+_CONDITIONS_SHA256 = "8909143fae713099f9913520028867bf44626912650fec4a6febb23abaf7f5d1"
+_CACHE_SIZE = 4096
+
+
+def _stand_in(name: str, value: Any) -> Any:
+    if name == "seq":
+        return 1 if value == 1 else 2
+    if name == "prev_hash":
+        return value if value == GENESIS_HASH else "1" * 64
+    if name == "hash":
+        return "1" * 64
+    if name == "time":
+        return "2000-01-01T00:00:00.000Z"
+    return "x"
+
+
+def duplicate_event_ids(db: Database) -> frozenset[Any]:
+    """The ``event_id`` values held by more than one record (found by SQLite, on disk)."""
+    rows = db.query(
+        "SELECT json_extract(event, '$.event_id') AS id FROM audit WHERE json_valid(event) "
+        "GROUP BY id HAVING COUNT(*) > 1"
+    )
+    return frozenset(row["id"] for row in rows)
+
+
+def verify_events(
+    rows: Iterable[tuple[int, str, str]],
+    *,
+    duplicates: frozenset[Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 10000,
+) -> ChainReport:
+    """Check (row seq, event JSON, stored hash) triples in order, checks 1-5 of section 7.6.
+
+    Streams: memory does not grow with the number of rows when ``duplicates`` (the
+    ``event_id`` values that occur more than once, see :func:`duplicate_event_ids`) is
+    given; without it every ``event_id`` is remembered. ``progress`` is called with the
+    number of events checked every ``progress_every`` events.
+    """
+    schema = _SchemaCheck()
     prev = GENESIS_HASH
     seen: set[str] = set()
-    last_hash: str | None = None
-    for index, (row_seq, text, stored_hash) in enumerate(rows):
-        position = index + 1
+    position = 0
+    for row_seq, text, stored_hash in rows:
+        position += 1
+        if progress is not None and position % progress_every == 0:
+            progress(position - 1)
 
         def broken(check: int, reason: str, seq: int = row_seq, pos: int = position) -> ChainReport:
             return ChainReport(False, pos - 1, seq, pos, check, reason)
@@ -186,7 +324,7 @@ def verify_events(rows: list[tuple[int, str, str]]) -> ChainReport:
             event = json.loads(text)
         except ValueError:
             return broken(1, "record is not valid JSON")
-        problem = _schema_errors(event)
+        problem = schema.errors(event)
         if problem is not None:
             return broken(1, f"not a valid audit event ({problem})")
         if row_seq != position or event["seq"] != position:
@@ -196,14 +334,33 @@ def verify_events(rows: list[tuple[int, str, str]]) -> ChainReport:
         computed = event_hash(event)
         if event["hash"] != computed or stored_hash != computed:
             return broken(4, "hash does not match the record's content")
-        if event["event_id"] in seen:
-            return broken(5, "event_id occurred before")
-        seen.add(event["event_id"])
-        prev = last_hash = computed
-    return ChainReport(True, len(rows), head_seq=len(rows) or None, head_hash=last_hash)
+        event_id = event["event_id"]
+        if duplicates is None or event_id in duplicates:
+            if event_id in seen:
+                return broken(5, "event_id occurred before")
+            seen.add(event_id)
+        prev = computed
+    return ChainReport(
+        True, position, head_seq=position or None, head_hash=prev if position else None
+    )
 
 
-def verify_chain(db: Database) -> ChainReport:
-    """Verify the whole log: names the first broken record, its position and the check."""
-    rows = db.query("SELECT seq, event, hash FROM audit ORDER BY seq")
-    return verify_events([(int(r["seq"]), str(r["event"]), str(r["hash"])) for r in rows])
+def verify_chain(
+    db: Database,
+    *,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 10000,
+) -> ChainReport:
+    """Verify the whole log: names the first broken record, its position and the check.
+
+    Reads the log ``batch_size`` rows at a time: memory stays flat whatever its length.
+    """
+    duplicates = duplicate_event_ids(db)
+    rows = db.iter_query("SELECT seq, event, hash FROM audit ORDER BY seq", batch_size=batch_size)
+    return verify_events(
+        ((int(r["seq"]), str(r["event"]), str(r["hash"])) for r in rows),
+        duplicates=duplicates,
+        progress=progress,
+        progress_every=progress_every,
+    )

@@ -13,7 +13,9 @@ import argparse
 import getpass
 import json
 import logging
+import sqlite3
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,10 @@ from .demo_story import add_demo_options
 from .grant_cli import register_grant
 from .keys import ROTATION_LEAD, KeyStore, write_private_file
 from .settings import DEFAULT_HOST, DEFAULT_PORT, Settings, default_data_dir, is_loopback_host
+from .storage import SCHEMA_VERSION, Database
 from .users import UserError, add_user
+
+EXIT_CANNOT_CHECK = 2  # audit verify: 0 chain OK, 1 chain broken, 2 could not check
 
 ISSUER_URLS = (
     "accepted: https://HOST[:PORT], or http:// on a loopback host (127.0.0.1, ::1, localhost), "
@@ -293,11 +298,47 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_log(path: Path) -> Database:
+    """The issuer database opened read-only, or ``CliError`` (exit 2): it cannot be checked."""
+    try:
+        db = Database.open_read_only(path)
+        version = db.schema_version()
+    except sqlite3.Error as exc:
+        raise CliError(
+            f"cannot open the issuer database {path}: {exc}; the audit log was not checked",
+            EXIT_CANNOT_CHECK,
+        ) from None
+    if version != SCHEMA_VERSION:
+        age = "older" if version < SCHEMA_VERSION else "newer"
+        print(
+            f"note: {path} has schema version {version}, {age} than this issuer's "
+            f"({SCHEMA_VERSION}); checking its audit table as it is",
+            file=sys.stderr,
+        )
+    return db
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
 
-    db = data_dir.open_database(_settings(args))
+    settings = _settings(args)
+    data_dir.require(settings)
+    db = _open_log(settings.db_path)
+    show = args.progress or sys.stderr.isatty()
+    last = [time.monotonic()]
+
+    def progress(checked: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            print(f"audit verify: {checked} events checked", file=sys.stderr, flush=True)
+
     try:
-        report = verify_chain(db)
+        report = verify_chain(db, progress=progress if show else None, progress_every=1000)
+    except sqlite3.Error as exc:
+        raise CliError(
+            f"cannot read the audit log in {settings.db_path}: {exc}; it was not checked",
+            EXIT_CANNOT_CHECK,
+        ) from None
     finally:
         db.close()
     if report.ok:
@@ -560,11 +601,21 @@ def register(subparsers: Any) -> None:
     verify = audit_sub.add_parser(
         "verify",
         help="verify the whole hash chain",
-        description="Verify every record of the hash-chained audit log; exit 1 at the first "
-        "broken record.",
-        epilog=examples("mcp-auth audit verify --data-dir ./demo-data"),
+        description="Verify every record of the hash-chained audit log, reading the database "
+        "read-only (a read-only copy will do); stop at the first broken record.",
+        epilog=examples("mcp-auth audit verify --data-dir ./demo-data") + "\n\nexit status:\n"
+        "  0  the chain is intact (the head is printed)\n"
+        "  1  the chain is broken (the first broken record is named)\n"
+        "  2  the log could not be checked: no data directory, no database, not a database,\n"
+        "     unreadable",
     )
     _add_data_dir(verify)
+    verify.add_argument(
+        "--progress",
+        action="store_true",
+        help="report progress on stderr about once a second (default: only when stderr is a "
+        "terminal)",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
 
     register_grant(subparsers)

@@ -8,6 +8,7 @@ serialised, which the hash-chained audit log needs anyway.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -183,6 +184,38 @@ class Database:
         self.migrate()
         path.chmod(0o600)
 
+    @classmethod
+    def open_read_only(cls, path: Path) -> Database:
+        """Open an existing database for reading only: no migration, nothing written.
+
+        ``mode=ro``; a copy in a read-only directory with no ``-wal`` file beside it (so
+        nothing is waiting in a WAL) is opened ``immutable``, which needs no ``-shm`` file.
+        ``sqlite3.Error`` when it cannot be read; check ``schema_version()`` before use.
+        """
+        self = cls.__new__(cls)
+        self.path = path
+        self._lock = threading.RLock()
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30.0)
+        try:
+            self._conn.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError:
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists() or os.access(path.parent, os.W_OK):
+                self._conn.close()
+                raise
+            self._conn.close()
+            self._conn = sqlite3.connect(
+                uri + "&immutable=1", uri=True, check_same_thread=False, timeout=30.0
+            )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA query_only=ON")
+        return self
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
     def migrate(self) -> None:
         with self._lock:
             version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
@@ -225,6 +258,22 @@ class Database:
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return list(self._conn.execute(sql, params).fetchall())
+
+    def iter_query(
+        self, sql: str, params: tuple[Any, ...] = (), *, batch_size: int = 1000
+    ) -> Iterator[sqlite3.Row]:
+        """The rows of ``sql``, fetched ``batch_size`` at a time (memory flat in the result)."""
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+        try:
+            while True:
+                with self._lock:
+                    batch = cursor.fetchmany(batch_size)
+                if not batch:
+                    return
+                yield from batch
+        finally:
+            cursor.close()
 
     def query_one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:
