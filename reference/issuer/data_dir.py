@@ -15,7 +15,6 @@ from mcp_auth.command_errors import CliError
 
 from .app import DataDir, open_data_dir
 from .settings import Settings
-from .storage import Database
 
 EXIT_DATA_DIR = 2
 
@@ -93,22 +92,3 @@ def open_or_create(settings: Settings) -> DataDir:
     """Open the data directory, creating it (database, keys, admin token) when missing."""
     prepare(settings)
     return _open(settings)
-
-
-def open_database(settings: Settings) -> Database:
-    """The database of an existing data directory alone (no keys or token created)."""
-    require(settings)
-    try:
-        return Database(settings.db_path)
-    except sqlite3.Error as exc:
-        raise CliError(
-            f"cannot open the issuer database {settings.db_path}: {exc}; check --data-dir",
-            EXIT_DATA_DIR,
-        ) from None
-    except RuntimeError as exc:
-        raise CliError(f"{settings.db_path}: {exc}", EXIT_DATA_DIR) from None
-    except OSError as exc:
-        raise CliError(
-            f"cannot open the issuer database {settings.db_path}: {exc.strerror or exc}",
-            EXIT_DATA_DIR,
-        ) from None
