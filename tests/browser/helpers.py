@@ -6,9 +6,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 import httpx
 
 from mcp_auth.reference.issuer.client import IssuerClient, load_private_jwk
+from tests.loopback import free_port, mcp_auth_command
 
 HOST = "127.0.0.1"
 DESKTOP = {"width": 1280, "height": 900}
@@ -24,15 +23,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def mcp_auth(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("mcp-auth")
-    return [str(script), *args] if script.exists() else [sys.executable, "-m", "mcp_auth", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return [*mcp_auth_command(), *args]
 
 
 @dataclass

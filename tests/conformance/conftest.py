@@ -19,7 +19,8 @@ from mcp_auth.conformance.profiles import PROFILES
 from mcp_auth.conformance.results import Report
 from tests.conformance.broken.mini_issuer import MiniIssuer
 from tests.conformance.broken.mini_verifier import MiniVerifier
-from tests.conformance.broken.server import free_port, serve
+from tests.conformance.broken.server import serve
+from tests.loopback import free_port
 
 TOOL_RESOURCES = ("http://127.0.0.1:9/tool-1", "http://127.0.0.1:9/tool-2")
 FINAL_RESOURCE = "http://127.0.0.1:9/final"

@@ -16,7 +16,8 @@ from mcp_auth.conformance.config import VerifierConfig
 from mcp_auth.conformance.framework import SUCCESS_2XX, response_class
 from mcp_auth.conformance.profiles import PROFILES
 from mcp_auth.conformance.verifier import accepted, mismatch
-from tests.conformance.broken.server import free_port, serve
+from tests.conformance.broken.server import serve
+from tests.loopback import free_port
 
 
 def answer(

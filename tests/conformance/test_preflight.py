@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from mcp_auth import schemas
 from mcp_auth.conformance import cli, preflight
-from tests.conformance.broken.server import free_port, serve
+from tests.conformance.broken.server import serve
+from tests.loopback import free_port
 
 
 @contextmanager

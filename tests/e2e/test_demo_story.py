@@ -17,7 +17,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,17 +29,13 @@ import pytest
 from mcp_auth.reference.issuer import demo_story
 from mcp_auth.reference.issuer.client import IssuerClient
 from mcp_auth.reference.issuer.demo_consent import decide_on_consent_page
+from tests.loopback import mcp_auth_command as command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 HOP_LINE = "demo-agent (model demo-model) → demo-tool-1 → demo-tool-2 → demo-tool-3 → resource"
 CLOSING = "all 8 steps behaved as specified"
 RUN_TIMEOUT = 120.0
-
-
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("mcp-auth")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_auth"]
 
 
 def children_of(pid: int) -> set[int]:

@@ -20,9 +20,7 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +35,8 @@ from mcp_auth.reference.issuer.client import IssuerClient, IssuerError, load_pri
 from mcp_auth.reference.mcp.adapter import chain_of
 from mcp_auth.reference.mcp.demo_client import connect, obtain_token, tool_payload
 from mcp_auth.reference.mcp.dpop_auth import DPoPAuth, DPoPKey
+from tests.loopback import free_port as _free_port
+from tests.loopback import mcp_auth_command as _command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -45,18 +45,6 @@ STATUS_MAX_AGE = 2  # seconds the example server may use a fetched status list
 
 AGENT_CHAIN = [{"actor_type": "agent", "sub": "demo-agent", "mcpa_model": "demo-model"}]
 TOOL_CHAIN = [*AGENT_CHAIN, {"actor_type": "tool", "sub": "demo-tool-1"}]
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("mcp-auth")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_auth"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _run(command: str) -> str:

@@ -19,18 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.loopback import free_port
+
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 2
 CAP = 6
 SLOW = 15
 METADATA = "/.well-known/oauth-authorization-server"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Issuer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,14 +26,9 @@ from mcp_auth.reference.issuer.audit import verify_chain
 from mcp_auth.reference.issuer.client import IssuerClient, load_private_jwk
 from mcp_auth.reference.issuer.settings import Settings
 from mcp_auth.reference.issuer.storage import Database
+from tests.loopback import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

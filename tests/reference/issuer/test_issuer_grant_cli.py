@@ -11,9 +11,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,28 +22,18 @@ import httpx
 import pytest
 
 from mcp_auth.reference.issuer.demo_consent import decide_on_consent_page
+from tests.loopback import free_port
+from tests.loopback import mcp_auth_command as command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 HOST = "127.0.0.1"
 
 
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("mcp-auth")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_auth"]
-
-
 def mcp_auth(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*command(), *args], capture_output=True, text=True, timeout=60, check=False
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import uvicorn
 
 from mcp_auth.reference.resource_cli import build_app
 from mcp_auth.reference.verifier import Verifier
+from tests.loopback import free_port as _free_port
 from tests.reference.verifier.helpers import FakeIssuerState, MiniIssuer, fake_issuer_app
 
 
@@ -59,13 +59,6 @@ def test_build_app_in_process() -> None:
             await issuer_client.aclose()
 
     asyncio.run(main())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
