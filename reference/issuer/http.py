@@ -148,10 +148,8 @@ def safe_description(text: str) -> str:
 
 def error_response(error: OAuthError, *, headers: dict[str, str] | None = None) -> Response:
     """RFC 6749 section 5.2 error JSON; never carries ``detail`` (MCPA-GEN-002)."""
-    body = {"error": error.error, "error_description": safe_description(error.description)}
-    body.update(error.members)
-    if error.mcpa_error is not None:  # MCP-Auth's finer reason (MCPA-XCH-015, Table 4-4)
-        body["mcpa_error"] = error.mcpa_error
+    body = error.body()  # with mcpa_error and further members (MCPA-XCH-015, MCPA-GRT-026)
+    body["error_description"] = safe_description(error.description)
     return JSONResponse(body, status_code=error.status, headers={**NO_STORE, **(headers or {})})
 
 
