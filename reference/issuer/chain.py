@@ -8,6 +8,7 @@ Outermost = current actor = the holder (``client_id``), innermost = first actor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 ACTOR_TYPES = ("agent", "tool")
@@ -69,3 +70,41 @@ def holder(act: object) -> str | None:
 def models(act: object) -> list[str]:
     """Every ``mcpa_model`` named along a well-formed chain, outermost first."""
     return [str(h["mcpa_model"]) for h in hops(act) or () if "mcpa_model" in h]
+
+
+def display_hops(act: object, limit: int = 64) -> list[Mapping[str, Any]]:
+    """The hop objects of any ``act`` value, first actor first, for display only.
+
+    Nothing is validated: the walk stops at the first value that is not an object and after
+    ``limit`` hops, so audit records and tokens of either draft can be shown.
+    """
+    found: list[Mapping[str, Any]] = []
+    node = act
+    while isinstance(node, Mapping) and len(found) < limit:
+        found.append(node)
+        node = node.get("act")
+    found.reverse()
+    return found
+
+
+def labels(act: object, names: Mapping[str, str] | None = None, limit: int = 64) -> list[str]:
+    """``["Demo agent (model demo-model)", "Demo tool 1"]``, first actor first.
+
+    ``names`` maps a hop's ``sub`` to a display name. A model is shown beside the hop it
+    belongs to, whether an ``mcpa_model`` attribute (draft-01) or a hop of its own
+    (``actor_type`` ``model``, draft-00, as old audit records hold it).
+    """
+    out: list[str] = []
+    for hop in display_hops(act, limit):
+        sub = str(hop.get("sub"))
+        if hop.get("actor_type") == "model":
+            if out:
+                out[-1] += f" (model {sub})"
+            else:
+                out.append(f"model {sub}")
+            continue
+        label = names.get(sub, sub) if names else sub
+        if isinstance(hop.get("mcpa_model"), str):
+            label += f" (model {hop['mcpa_model']})"
+        out.append(label)
+    return out

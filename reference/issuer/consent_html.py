@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from starlette.responses import HTMLResponse, Response
 
+from . import chain
 from . import consent_words as words
 from .descriptions import Description
 from .grants import Grant
@@ -352,10 +353,8 @@ def chain_text(act: object) -> str:
     """``agent:A (model M) → tool:T`` (first actor first), the raw form; a hop's
     ``mcpa_model`` is shown with it."""
     hops: list[str] = []
-    node = act
-    while isinstance(node, dict) and len(hops) < 16:
-        model = node.get("mcpa_model")
+    for hop in chain.display_hops(act, limit=16):
+        model = hop.get("mcpa_model")
         used = f" (model {model})" if isinstance(model, str) else ""
-        hops.append(f"{node.get('actor_type')}:{node.get('sub')}{used}")
-        node = node.get("act")
-    return " → ".join(reversed(hops))
+        hops.append(f"{hop.get('actor_type')}:{hop.get('sub')}{used}")
+    return " → ".join(hops)

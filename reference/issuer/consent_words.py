@@ -176,27 +176,5 @@ def event_sentence(event: dict[str, Any], user: str, names: dict[str, str]) -> s
 
 
 def chain_words(act: object, names: dict[str, str]) -> str:
-    """``Demo agent (model demo-model) → Demo tool 1``, first actor first.
-
-    A model is shown beside the hop it belongs to, whether it is a hop of its own
-    (``actor_type`` ``model``) or an attribute of the agent's hop (``mcpa_model``).
-    """
-    nodes: list[dict[str, Any]] = []
-    node = act
-    while isinstance(node, dict) and len(nodes) < 16:
-        nodes.append(node)
-        node = node.get("act")
-    parts: list[str] = []
-    for hop in reversed(nodes):
-        sub = str(hop.get("sub"))
-        if hop.get("actor_type") == "model":
-            if parts:
-                parts[-1] += f" (model {sub})"
-            else:
-                parts.append(f"model {sub}")
-            continue
-        label = names.get(sub, sub)
-        if isinstance(hop.get("mcpa_model"), str):
-            label += f" (model {hop['mcpa_model']})"
-        parts.append(label)
-    return " → ".join(parts)
+    """``Demo agent (model demo-model) → Demo tool 1``, first actor first (``chain.labels``)."""
+    return " → ".join(chain.labels(act, names, limit=16))

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from ..jose import JoseError, b64url_decode
+from . import chain
 from .client import IssuerClient, IssuerError, TokenResponse, load_private_jwk
 
 FIRST_SCOPE = "files:read files:write"
@@ -82,13 +83,7 @@ def token_claims(token: str) -> dict[str, Any]:
 
 def act_hops(act: object) -> list[Mapping[str, Any]]:
     """The hop objects of an ``act`` claim, first actor (innermost) first."""
-    hops: list[Mapping[str, Any]] = []
-    node = act
-    while isinstance(node, Mapping) and len(hops) < MAX_HOPS:
-        hops.append(node)
-        node = node.get("act")
-    hops.reverse()
-    return hops
+    return chain.display_hops(act, MAX_HOPS)
 
 
 def actors_and_models(act: object) -> tuple[list[str], list[str]]:
@@ -107,20 +102,7 @@ def actors_and_models(act: object) -> tuple[list[str], list[str]]:
 
 def hop_names(act: object) -> list[str]:
     """``["demo-agent (model demo-model)", "demo-tool-1", ...]``, first actor first."""
-    names: list[str] = []
-    for hop in act_hops(act):
-        if hop.get("actor_type") == "model":
-            model = f"model {hop.get('sub')}"
-            if names:
-                names[-1] += f" ({model})"
-            else:
-                names.append(model)
-            continue
-        name = str(hop.get("sub"))
-        if isinstance(hop.get("mcpa_model"), str):
-            name += f" (model {hop['mcpa_model']})"
-        names.append(name)
-    return names
+    return chain.labels(act, limit=MAX_HOPS)
 
 
 def present(
