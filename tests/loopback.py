@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,3 +23,16 @@ def mcp_auth_command() -> list[str]:
     """The installed ``mcp-auth`` console script, or ``python -m mcp_auth`` without one."""
     script = Path(sys.executable).with_name("mcp-auth")
     return [str(script)] if script.exists() else [sys.executable, "-m", "mcp_auth"]
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a process started in its own session and everything it started: SIGTERM to its
+    process group, then SIGKILL after ``grace`` seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=grace)

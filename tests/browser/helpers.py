@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -15,7 +13,7 @@ from typing import Any
 import httpx
 
 from mcp_auth.reference.issuer.client import IssuerClient, load_private_jwk
-from tests.loopback import free_port, mcp_auth_command
+from tests.loopback import free_port, mcp_auth_command, stop_group
 
 HOST = "127.0.0.1"
 DESKTOP = {"width": 1280, "height": 900}
@@ -68,13 +66,7 @@ class LiveIssuer:
         return str(response.json()["status"])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        stop_group(self.proc)
 
 
 def start_issuer(base: Path, timeout: float = 30.0) -> LiveIssuer:

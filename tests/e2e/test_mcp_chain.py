@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from mcp_auth.reference.mcp.demo_client import connect, obtain_token, tool_paylo
 from mcp_auth.reference.mcp.dpop_auth import DPoPAuth, DPoPKey
 from tests.loopback import free_port as _free_port
 from tests.loopback import mcp_auth_command as _command
+from tests.loopback import stop_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -94,14 +93,8 @@ class Server:
         pytest.fail(f"{self.name} did not answer {url} within {timeout}s:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_group(self.proc)
 
 
 @dataclass

@@ -8,9 +8,7 @@ key, no issuer) are one line on stderr, exit 1, no traceback.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ import httpx
 import pytest
 
 from mcp_auth.reference.issuer.demo_consent import decide_on_consent_page
-from tests.loopback import free_port
+from tests.loopback import free_port, stop_group
 from tests.loopback import mcp_auth_command as command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -54,13 +52,7 @@ class Issuer:
         return body
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc, grace=10)
 
 
 @pytest.fixture
